@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * mp3prof sampling: a delayed work that runs at a fixed rate while at least
+ * one process is registered and sums the registered processes' counters.
+ */
+#include <linux/jiffies.h>
+#include <linux/math64.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/seqlock.h>
+#include <linux/timekeeping.h>
+#include <linux/workqueue.h>
+
+#include "mp3prof.h"
+
+static void mp3prof_sample_work(struct work_struct *work);
+static DECLARE_DELAYED_WORK(mp3prof_work, mp3prof_sample_work);
+
+/* All below are protected by mp3prof_lock. */
+static bool mp3prof_active;
+static unsigned long mp3prof_grid_start;
+static u64 mp3prof_grid_k;
+static struct mp3prof_counts mp3prof_carry;
+static unsigned int mp3prof_carry_nr;
+
+static void mp3prof_sum_threads(struct signal_struct *sig,
+				struct mp3prof_counts *c)
+{
+	struct task_struct *t;
+
+	c->min_flt = sig->min_flt;
+	c->maj_flt = sig->maj_flt;
+	c->cpu_ns = sig->sum_sched_runtime;
+	__for_each_thread(sig, t) {
+		c->min_flt += READ_ONCE(t->min_flt);
+		c->maj_flt += READ_ONCE(t->maj_flt);
+		c->cpu_ns += READ_ONCE(t->se.sum_exec_runtime);
+	}
+}
+
+/**
+ * mp3prof_read_counts() - Read the cumulative counters of a process
+ * @p: The process.
+ * @c: Filled with the counters.
+ *
+ * Sums the live threads and what exited threads left in signal_struct, the
+ * way thread_group_cputime() and /proc/PID/stat do, without writing to any
+ * task.  CPU time is sum_exec_runtime: exact to the last tick or context
+ * switch of each thread.  The first pass is lockless; only if a thread
+ * exited meanwhile, moving its counters into signal_struct, the second pass
+ * takes stats_lock.  The 64-bit loads are why the driver depends on 64BIT.
+ *
+ * Return: false once every thread of the process has exited; the counters
+ * are final then.
+ */
+bool mp3prof_read_counts(const struct mp3prof_proc *p, struct mp3prof_counts *c)
+{
+	struct signal_struct *sig = p->leader->signal;
+	unsigned long flags;
+	unsigned int seq;
+
+	rcu_read_lock();
+	seq = read_seqbegin(&sig->stats_lock);
+	mp3prof_sum_threads(sig, c);
+	if (read_seqretry(&sig->stats_lock, seq)) {
+		read_seqlock_excl_irqsave(&sig->stats_lock, flags);
+		mp3prof_sum_threads(sig, c);
+		read_sequnlock_excl_irqrestore(&sig->stats_lock, flags);
+	}
+	rcu_read_unlock();
+
+	return atomic_read(&sig->live) > 0;
+}
+
+/*
+ * Sample k is due at grid_start + k / rate seconds.  Deriving every deadline
+ * from k instead of adding a rounded period each time keeps the long-run
+ * rate exact: at HZ=250 and 20 Hz the delays alternate 12 and 13 jiffies.
+ */
+static unsigned long mp3prof_next_delay(void)
+{
+	unsigned long now = jiffies, due;
+
+	due = mp3prof_grid_start + div_u64(mp3prof_grid_k * HZ, mp3prof_rate);
+	if (time_after_eq(now, due + HZ / mp3prof_rate)) {
+		/* A whole period late (a stalled system): start a new grid. */
+		mp3prof_grid_start = now;
+		mp3prof_grid_k = 1;
+		due = now + div_u64(HZ, mp3prof_rate);
+	}
+	return time_after(due, now) ? due - now : 0;
+}
+
+/**
+ * mp3prof_sampling_start() - Start sampling unless it is running
+ *
+ * Called with mp3prof_lock held after a registration.
+ */
+void mp3prof_sampling_start(void)
+{
+	lockdep_assert_held(&mp3prof_lock);
+	if (mp3prof_active)
+		return;
+	mp3prof_active = true;
+	mp3prof_grid_start = jiffies;
+	mp3prof_grid_k = 1;
+	schedule_delayed_work(&mp3prof_work, mp3prof_next_delay());
+}
+
+/**
+ * mp3prof_sampling_carry() - Account the last interval of an unregistered
+ * process in the next sample
+ * @delta: Its counters since the last sample.
+ *
+ * Called with mp3prof_lock held.
+ */
+void mp3prof_sampling_carry(const struct mp3prof_counts *delta)
+{
+	lockdep_assert_held(&mp3prof_lock);
+	mp3prof_carry.min_flt += delta->min_flt;
+	mp3prof_carry.maj_flt += delta->maj_flt;
+	mp3prof_carry.cpu_ns += delta->cpu_ns;
+	mp3prof_carry_nr++;
+}
+
+/**
+ * mp3prof_sampling_exit() - Stop sampling for good
+ *
+ * Called on module unload, once no registration can happen any more.
+ */
+void mp3prof_sampling_exit(void)
+{
+	cancel_delayed_work_sync(&mp3prof_work);
+}
+
+static void mp3prof_sample_work(struct work_struct *work)
+{
+	struct mp3prof_sample s = {};
+	struct mp3prof_proc *p, *tmp;
+	struct mp3prof_counts now;
+	unsigned long start_jiffies = jiffies;
+	u64 start = ktime_get_ns();
+
+	mutex_lock(&mp3prof_lock);
+	s.min_flt = mp3prof_carry.min_flt;
+	s.maj_flt = mp3prof_carry.maj_flt;
+	s.cpu_ns = mp3prof_carry.cpu_ns;
+	s.nr_procs = mp3prof_carry_nr;
+	mp3prof_carry = (struct mp3prof_counts){};
+	mp3prof_carry_nr = 0;
+
+	list_for_each_entry_safe(p, tmp, &mp3prof_procs, node) {
+		bool alive = mp3prof_read_counts(p, &now);
+
+		s.min_flt += now.min_flt - p->last.min_flt;
+		s.maj_flt += now.maj_flt - p->last.maj_flt;
+		s.cpu_ns += now.cpu_ns - p->last.cpu_ns;
+		s.nr_procs++;
+		p->last = now;
+		if (!alive) {
+			s.nr_exited++;
+			mp3prof_remove(p);
+		}
+		cond_resched();
+	}
+
+	if (s.nr_procs) {
+		s.jiffies = start_jiffies;
+		s.time_ns = start;
+		s.work_ns = ktime_get_ns() - start;
+		mp3prof_ring_publish(&s);
+	}
+
+	if (list_empty(&mp3prof_procs)) {
+		mp3prof_active = false;
+	} else {
+		mp3prof_grid_k++;
+		schedule_delayed_work(&mp3prof_work, mp3prof_next_delay());
+	}
+	mutex_unlock(&mp3prof_lock);
+}
