@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# checkpatch --strict: no errors, warnings or checks on any patch.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+src=${MP3PROF_SRC:-$(src_dir)}
+bad=0
+while read -r p; do
+	out=$(cd "$src" && scripts/checkpatch.pl --strict --color=never "$PATCHES/$p" || true)
+	total=$(grep '^total:' <<<"$out")
+	echo "$p: $total"
+	if ! grep -q ' 0 errors, 0 warnings, 0 checks,' <<<"$total"; then
+		echo "$out" | grep -E -A6 '^(ERROR|WARNING|CHECK)'
+		bad=1
+	fi
+done < <(series_patches)
+exit $bad

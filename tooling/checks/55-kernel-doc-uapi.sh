@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# kernel-doc is complete and warning-free, and the uapi header stands alone
+# as C90, as the kernel's uapi header test compiles it.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+src=${MP3PROF_SRC:-$(src_dir)}
+files=("$src"/drivers/misc/mp3prof/*.[ch] "$src/include/uapi/linux/mp3prof.h")
+log=$("$src/scripts/kernel-doc" -none -Wall "${files[@]}" 2>&1)
+if [ -n "$log" ]; then
+	echo "$log"
+	die "kernel-doc warnings"
+fi
+echo "kernel-doc -Wall: clean on ${#files[@]} files"
+
+hdr=$(mktemp -d)
+trap 'rm -rf "$hdr"' EXIT
+make -s -C "$src" O="$hdr/build" ARCH=x86_64 INSTALL_HDR_PATH="$hdr/usr" headers_install >/dev/null
+echo '#include <linux/mp3prof.h>' |
+	gcc -std=c90 -Wall -Werror -pedantic-errors -fsyntax-only -isystem "$hdr/usr/include" -x c -
+echo "uapi header: compiles alone with -std=c90 -Wall -Werror -pedantic-errors"

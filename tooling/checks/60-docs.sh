@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The admin-guide page renders without warnings (Sphinx, as "make htmldocs
+# SPHINXDIRS=admin-guide" runs it) and the ABI entries parse.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+src=${MP3PROF_SRC:-$(src_dir)}
+out=$CACHE/build/htmldocs
+say "make htmldocs SPHINXDIRS=admin-guide"
+make -C "$src" O="$out" SPHINXDIRS=admin-guide htmldocs >"$out.log" 2>&1 ||
+	{ tail -n 30 "$out.log"; die "htmldocs failed"; }
+# The rest of admin-guide has warnings of its own: only ours count.
+if grep -E 'mp3prof' "$out.log" | grep -Ei 'warning|error'; then
+	die "Sphinx warnings in the mp3prof documentation"
+fi
+[ -s "$out/Documentation/output/admin-guide/mp3prof.html" ] || die "mp3prof.html not rendered"
+echo "admin-guide/mp3prof.rst: rendered without warnings"
+
+log=$(cd "$src" && scripts/get_abi.pl validate --dir Documentation/ABI/testing 2>&1 | grep -i mp3prof || true)
+if [ -n "$log" ]; then
+	echo "$log"
+	die "ABI documentation problems"
+fi
+for f in procfs-mp3prof dev-mp3prof; do
+	(cd "$src" && scripts/get_abi.pl search --dir Documentation/ABI/testing "$(head -n1 "Documentation/ABI/testing/$f" | sed 's/^What:[[:space:]]*//')") |
+		grep -q "$f" || die "get_abi.pl does not find $f"
+done
+echo "ABI entries: valid and found by get_abi.pl"
