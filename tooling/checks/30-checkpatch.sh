@@ -6,10 +6,14 @@ set -euo pipefail
 src=${MP3PROF_SRC:-$(src_dir)}
 bad=0
 while read -r p; do
-	out=$(cd "$src" && scripts/checkpatch.pl --strict --color=never "$PATCHES/$p" || true)
+	# spdxcheck.py needs Debian's python3 (python3-ply, python3-git), not another one on PATH.
+	out=$(cd "$src" && PATH=/usr/bin:$PATH scripts/checkpatch.pl --strict --color=never "$PATCHES/$p" || true)
 	total=$(grep '^total:' <<<"$out")
 	echo "$p: $total"
-	if ! grep -q ' 0 errors, 0 warnings, 0 checks,' <<<"$total"; then
+	if grep -q Traceback <<<"$out"; then
+		echo "$out"
+		bad=1
+	elif ! grep -q ' 0 errors, 0 warnings, 0 checks,' <<<"$total"; then
 		echo "$out" | grep -E -A6 '^(ERROR|WARNING|CHECK)'
 		bad=1
 	fi

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# make check: prepare + apply the series, run the static checks
+# (tooling/checks/*.sh), build the debug kernel, boot it, run the mp3prof
+# kselftests in the guest, then check dmesg/kmemleak/rmmod.  Stdout is
+# TAP-like and ends with exactly one line "N passed, N failed".
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+variant=debug
+pass=0 fail=0 n=0
+failures=()
+result() { # result 0|1 NAME: print and count one check
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then
+		echo "ok $n - $2"; pass=$((pass + 1))
+	else
+		echo "not ok $n - $2"; fail=$((fail + 1)); failures+=("$2")
+	fi
+}
+indent() { sed 's/^/# /'; }
+finish() {
+	for f in "${failures[@]}"; do echo "# FAILED: $f"; done
+	echo "$pass passed, $fail failed"
+	if [ "$fail" = 0 ]; then exit 0; fi
+	exit 1
+}
+
+if ! "$HARNESS/prepare.sh"; then
+	result 1 "apply patch series"
+	finish
+fi
+src=$(src_dir)
+
+logs=$CACHE/run/checks
+rm -rf "$logs" && mkdir -p "$logs"
+for c in "$ROOT"/tooling/checks/*.sh; do
+	[ -x "$c" ] || continue
+	name=$(basename "$c" .sh)
+	say "static check $name"
+	if (cd "$ROOT" && MP3PROF_SRC=$src MP3PROF_CACHE=$CACHE MP3PROF_SERIES=$SERIES \
+		MP3PROF_PATCHES=$PATCHES "$c") > "$logs/$name.log" 2>&1; then
+		result 0 "$name"
+	else
+		result 1 "$name"
+		tail -n 40 "$logs/$name.log" | indent
+	fi
+done
+
+if ! "$HARNESS/build.sh" "$variant"; then
+	result 1 "build $variant kernel and selftests"
+	finish
+fi
+
+rc=0
+"$HARNESS/run-vm.sh" "$variant" selftests >&2 || rc=$?
+out=$CACHE/run/$variant/out
+if [ $rc = 124 ]; then
+	result 1 "selftests: guest timed out after ${VM_TIMEOUT:-900} s"
+	finish
+elif [ $rc != 0 ]; then
+	result 1 "selftests: the guest did not return results (see $CACHE/run/$variant/console.log)"
+	tail -n 30 "$CACHE/run/$variant/console.log" | indent
+	finish
+fi
+
+if [ -s "$out/tap.txt" ]; then
+	cat "$out/tap.txt"
+	read -r kpass kfail kskip kprogs < <(awk -f "$HARNESS/tapcount.awk" "$out/tap.txt")
+	mapfile -t kfails < <(awk -f "$HARNESS/tapcount.awk" "$out/tap.txt" | sed -n 's/^FAIL //p')
+	pass=$((pass + kpass)) fail=$((fail + kfail))
+	for f in "${kfails[@]}"; do failures+=("selftest $f"); done
+	echo "# kselftest: $kprogs programs, $kpass cases passed ($kskip of them SKIPPED, counted as passed), $kfail failed"
+	if [ "$kprogs" = 0 ]; then
+		result 1 "selftests: run_kselftest.sh ran no test program"
+	fi
+else
+	result 1 "selftests: no TAP output (tools/testing/selftests/mp3prof missing or not run)"
+fi
+
+# The kernel must stay clean: module loads and unloads, no splats, no leaks.
+why=()
+[ "$(cat "$out/insmod.status" 2>/dev/null)" = 0 ] || why+=("insmod mp3prof.ko failed: $(cat "$out/insmod.status" 2>/dev/null)")
+[ "$(cat "$out/rmmod.status" 2>/dev/null)" = 0 ] || why+=("rmmod mp3prof failed: $(cat "$out/rmmod.status" 2>/dev/null)")
+[ -s "$out/kmemleak.txt" ] && why+=("kmemleak reports leaks ($CACHE/run/$variant/out/kmemleak.txt)")
+[ -s "$out/dmesg-hits.txt" ] && why+=("suspicious kernel messages ($CACHE/run/$variant/out/dmesg.txt)")
+if [ ${#why[@]} = 0 ]; then
+	result 0 "kernel clean after selftests (dmesg, kmemleak, insmod/rmmod)"
+else
+	result 1 "kernel clean after selftests (dmesg, kmemleak, insmod/rmmod)"
+	printf '%s\n' "${why[@]}" | indent
+	[ -s "$out/dmesg-hits.txt" ] && head -n 40 "$out/dmesg-hits.txt" | indent
+	[ -s "$out/kmemleak.txt" ] && head -n 40 "$out/kmemleak.txt" | indent
+fi
+finish

@@ -1,0 +1,41 @@
+# Shared settings for the harness scripts; sourced, not executed.
+# The only state lives under $CACHE (MP3PROF_CACHE).
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CACHE=${MP3PROF_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mp3prof}
+TARBALL=${MP3PROF_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
+# Quilt-style series file (one patch name per line); the patches live in
+# the "patches" directory next to it.  Override to test a private series.
+SERIES=${MP3PROF_SERIES:-$ROOT/series}
+PATCHES=${MP3PROF_PATCHES:-$(dirname "$SERIES")/patches}
+HARNESS=$ROOT/tooling/harness
+# Everything is built for x86_64 with the same compiler string every time so
+# that kbuild and ccache stay warm.
+KMAKE_ARGS=(ARCH=x86_64 "CC=ccache gcc" "HOSTCC=ccache gcc")
+export CCACHE_DIR=$CACHE/ccache
+
+say() { echo "==> $*" >&2; }
+warn() { echo "WARNING: $*" >&2; }
+die() { echo "ERROR: $*" >&2; exit 1; }
+
+# Source tree to build: $KDIR if given, else the cache worktree.
+src_dir() {
+	if [ -n "${KDIR:-}" ]; then
+		(cd "$KDIR" && pwd)
+	else
+		echo "$CACHE/linux"
+	fi
+}
+
+check_variant() {
+	case "$1" in
+	debug|release) ;;
+	*) die "unknown VARIANT '$1' (use debug or release)" ;;
+	esac
+}
+
+# Patch names from the series file, comments and blank lines removed.
+series_patches() {
+	[ -f "$SERIES" ] || return 0
+	sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$SERIES" | awk '{print $1}'
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# run-vm.sh VARIANT selftests|cmd [COMMAND]
+# Boot $CACHE/build/VARIANT in QEMU (TCG), run the mode (see init) and
+# extract the guest's /out into $CACHE/run/VARIANT/out.  The console is
+# echoed to stdout and saved in $CACHE/run/VARIANT/console.log.
+# Environment: DIR (host directory copied to /host), OUT (host directory
+# receiving /out), VM_TIMEOUT (s), VM_MEM (MiB), ZRAM_MB (zram swap, 0=none).
+# Exit status: the command's (cmd mode), 0 (selftests mode, results
+# extracted), 124 if the guest timed out, 1 on other errors.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+variant=${1:?usage: run-vm.sh debug|release selftests|cmd [COMMAND]}
+mode=${2:?usage: run-vm.sh debug|release selftests|cmd [COMMAND]}
+cmd=${3:-}
+check_variant "$variant"
+case "$mode" in
+selftests) ;;
+cmd) [ -n "$cmd" ] || die "cmd mode needs a COMMAND" ;;
+*) die "unknown mode '$mode'" ;;
+esac
+timeout_s=${VM_TIMEOUT:-900}
+build=$CACHE/build/$variant
+run=$CACHE/run/$variant
+kernel=$build/arch/x86/boot/bzImage
+[ -f "$kernel" ] && [ -f "$build/initramfs.cpio" ] ||
+	die "$variant kernel not built (make kernel VARIANT=$variant)"
+
+rm -rf "$run"
+mkdir -p "$run/overlay/etc" "$run/out"
+{
+	echo "MODE=$mode"
+	echo "ZRAM_MB=${ZRAM_MB:-0}"
+	echo "KMEMLEAK=$([ "$variant" = debug ] && echo 1 || echo 0)"
+} > "$run/overlay/etc/harness.conf"
+[ "$mode" = cmd ] && printf '%s\n' "$cmd" > "$run/overlay/etc/harness.cmd"
+if [ -n "${DIR:-}" ]; then
+	[ -d "$DIR" ] || die "DIR=$DIR is not a directory"
+	mkdir -p "$run/overlay/host"
+	cp -a "$DIR/." "$run/overlay/host/"
+fi
+"$HARNESS/mkcpio.sh" "$build" "$run/overlay" "$run/overlay.cpio"
+cat "$build/initramfs.cpio" "$run/overlay.cpio" > "$run/initrd.cpio"
+
+say "booting $variant guest ($mode, timeout ${timeout_s}s)"
+rc=0
+timeout --foreground -k 10 "$timeout_s" \
+	qemu-system-x86_64 -accel tcg -smp 2 -m "${VM_MEM:-1024}" \
+	-nodefaults -display none -no-reboot \
+	-kernel "$kernel" -initrd "$run/initrd.cpio" \
+	-append "console=ttyS0 panic=-1 no_hash_pointers ${VM_APPEND:-}" \
+	-chardev stdio,id=con,signal=off,logfile="$run/console.log" \
+	-serial chardev:con \
+	-serial file:"$run/results.tar" \
+	< /dev/null || rc=$?
+if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+	echo "ERROR: guest timed out after $timeout_s s (VM_TIMEOUT); console log: $run/console.log" >&2
+	exit 124
+fi
+[ $rc -eq 0 ] || die "qemu failed with status $rc"
+
+if ! tar -xf "$run/results.tar" -C "$run/out" 2>/dev/null || [ ! -f "$run/out/dmesg.txt" ]; then
+	die "the guest sent no results (crashed before finishing?); console log: $run/console.log"
+fi
+if [ -n "${OUT:-}" ]; then
+	mkdir -p "$OUT"
+	cp -a "$run/out/." "$OUT/"
+fi
+if [ "$mode" = cmd ]; then
+	status=$(cat "$run/out/status" 2>/dev/null || echo 1)
+	say "command exited with status $status"
+	exit "$status"
+fi
