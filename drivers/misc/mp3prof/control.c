@@ -50,7 +50,7 @@ static bool mp3prof_may_monitor(struct file *file, struct task_struct *task)
 	return ok;
 }
 
-static int mp3prof_cmd_register(struct file *file, int nr)
+static int mp3prof_command(struct file *file, char cmd, int nr)
 {
 	struct task_struct *leader;
 	struct pid *pid;
@@ -61,41 +61,19 @@ static int mp3prof_cmd_register(struct file *file, int nr)
 		return -ESRCH;
 	/* Only a thread group leader's pid names a process. */
 	leader = get_pid_task(pid, PIDTYPE_TGID);
-	if (!leader || !atomic_read(&leader->signal->live)) {
-		ret = -ESRCH;
-		goto out;
-	}
-	if (!mp3prof_may_monitor(file, leader)) {
-		ret = -EPERM;
-		goto out;
-	}
-	ret = mp3prof_register(pid, leader);
-	if (!ret)
-		return 0;
-out:
-	if (leader)
-		put_task_struct(leader);
-	put_pid(pid);
-	return ret;
-}
-
-static int mp3prof_cmd_unregister(struct file *file, int nr)
-{
-	struct task_struct *leader;
-	struct pid *pid;
-	int ret;
-
-	pid = find_get_pid(nr);
-	if (!pid)
-		return -ESRCH;
-	leader = get_pid_task(pid, PIDTYPE_TGID);
 	if (leader && !mp3prof_may_monitor(file, leader)) {
 		ret = -EPERM;
-	} else {
+	} else if (cmd == 'U') {
 		ret = mp3prof_unregister(pid);
 		/* A number that names no process is ESRCH, as for "R". */
 		if (ret == -ENOENT && !leader)
 			ret = -ESRCH;
+	} else if (!leader || !atomic_read(&leader->signal->live)) {
+		ret = -ESRCH;
+	} else {
+		ret = mp3prof_register(pid, leader);
+		if (!ret)
+			return 0;	/* the registry owns both references now */
 	}
 	if (leader)
 		put_task_struct(leader);
@@ -133,12 +111,8 @@ static ssize_t mp3prof_status_write(struct file *file, const char __user *ubuf,
 	buf[count] = '\0';
 
 	ret = mp3prof_parse(buf, count, &cmd, &nr);
-	if (ret)
-		return ret;
-	if (cmd == 'R')
-		ret = mp3prof_cmd_register(file, nr);
-	else
-		ret = mp3prof_cmd_unregister(file, nr);
+	if (!ret)
+		ret = mp3prof_command(file, cmd, nr);
 	return ret ? ret : count;
 }
 
