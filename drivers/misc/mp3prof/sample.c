@@ -24,10 +24,17 @@ static u64 mp3prof_grid_k;
 static struct mp3prof_counts mp3prof_carry;
 static unsigned int mp3prof_carry_nr;
 
-static void mp3prof_sum_threads(struct signal_struct *sig,
+/*
+ * A thread's exit_state is set at the end of do_exit(), after exit_mm() and
+ * the rest of the teardown, whose CPU time is the process's too: only when
+ * every thread has one are the counters final.  signal->live drops to zero
+ * too early for that.
+ */
+static bool mp3prof_sum_threads(struct signal_struct *sig,
 				struct mp3prof_counts *c)
 {
 	struct task_struct *t;
+	bool alive = false;
 
 	c->min_flt = sig->min_flt;
 	c->maj_flt = sig->maj_flt;
@@ -36,7 +43,9 @@ static void mp3prof_sum_threads(struct signal_struct *sig,
 		c->min_flt += READ_ONCE(t->min_flt);
 		c->maj_flt += READ_ONCE(t->maj_flt);
 		c->cpu_ns += READ_ONCE(t->se.sum_exec_runtime);
+		alive |= !READ_ONCE(t->exit_state);
 	}
+	return alive;
 }
 
 /**
@@ -51,26 +60,27 @@ static void mp3prof_sum_threads(struct signal_struct *sig,
  * exited meanwhile, moving its counters into signal_struct, the second pass
  * takes stats_lock.  The 64-bit loads are why the driver depends on 64BIT.
  *
- * Return: false once every thread of the process has exited; the counters
- * are final then.
+ * Return: false once every thread of the process has finished exiting; the
+ * counters are final then.
  */
 bool mp3prof_read_counts(const struct mp3prof_proc *p, struct mp3prof_counts *c)
 {
 	struct signal_struct *sig = p->leader->signal;
 	unsigned long flags;
 	unsigned int seq;
+	bool alive;
 
 	rcu_read_lock();
 	seq = read_seqbegin(&sig->stats_lock);
-	mp3prof_sum_threads(sig, c);
+	alive = mp3prof_sum_threads(sig, c);
 	if (read_seqretry(&sig->stats_lock, seq)) {
 		read_seqlock_excl_irqsave(&sig->stats_lock, flags);
-		mp3prof_sum_threads(sig, c);
+		alive = mp3prof_sum_threads(sig, c);
 		read_sequnlock_excl_irqrestore(&sig->stats_lock, flags);
 	}
 	rcu_read_unlock();
 
-	return atomic_read(&sig->live) > 0;
+	return alive;
 }
 
 /*
