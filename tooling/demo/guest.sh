@@ -1,0 +1,69 @@
+#!/bin/bash
+# The mp3prof demo, guest side: the two case studies of the classic MP3
+# page fault profiler assignment, recorded with mp3prof-monitor --csv.
+# Run by tooling/demo/run.sh in the harness guest (cwd /host, results in
+# /out/demo).  Sizes are scaled down from the course's (which assumed a
+# machine with several GB of RAM) to fit the small guest:
+#   DEMO_SCALE    divide the course's memory sizes and accesses by this (4)
+#   DEMO_SLEEP_MS sleep after each work iteration (course: 1000)
+#   DEMO_NS       case study 2 process counts ("1 5 11 16 20 22")
+set -euo pipefail
+
+scale=${DEMO_SCALE:-4}
+ns=${DEMO_NS:-1 5 11 16 20 22}
+export WORK_ITER_SLEEP_MS=${DEMO_SLEEP_MS:-1000}
+out=${DEMO_OUT:-/out/demo}
+here=$(cd "$(dirname "$0")" && pwd)
+export PATH=$here/bin:$PATH
+
+say() { echo "==> $*"; }
+mb() { echo $(( $1 / scale )); }
+acc() { echo $(( ($1 + scale - 1) / scale )); }
+
+mkdir -p "$out"
+if [ ! -e /dev/mp3prof ]; then
+	echo "ERROR: /dev/mp3prof missing: mp3prof.ko not loaded" >&2
+	exit 1
+fi
+mem_mb=$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)
+swap_mb=$(awk '/^SwapTotal:/ { print int($2 / 1024) }' /proc/meminfo)
+cpus=$(nproc)
+{
+	echo "mem_mb=$mem_mb"
+	echo "swap_mb=$swap_mb"
+	echo "cpus=$cpus"
+	echo "scale=$scale"
+	echo "sleep_ms=$WORK_ITER_SLEEP_MS"
+	echo "kernel=$(uname -r)"
+} > "$out/env.txt"
+say "guest: ${mem_mb} MB RAM, ${swap_mb} MB zram swap, $cpus CPUs"
+say "sizes and accesses are the course's divided by $scale; work sleeps ${WORK_ITER_SLEEP_MS} ms per iteration"
+
+# run NAME SHELL-COMMAND: record the samples while the command runs.
+run() {
+	local name=$1 cmd=$2 start end
+	start=$(date +%s)
+	mp3prof-monitor --csv --syscalls -o "$out/$name.csv" -- sh -c "$cmd" \
+		> "$out/$name.log" 2>&1
+	end=$(date +%s)
+	echo "$name $((end - start))" >> "$out/durations.txt"
+	say "  $name: $(($(wc -l < "$out/$name.csv") - 1)) samples in $((end - start)) s; $(grep -c 'lost [0-9]* sample' "$out/$name.log" || true) lost-sample notes"
+}
+
+# Case study 1: two random-access processes, then random + local.
+big=$(mb 1024)
+say "case study 1 (course: work 1024 R 50000 + work 1024 R 10000, then work 1024 R 50000 + work 1024 L 10000)"
+say "  run 1: work $big R $(acc 50000) & work $big R $(acc 10000)"
+run case1-run1 "work $big R $(acc 50000) & work $big R $(acc 10000) & wait"
+say "  run 2: work $big R $(acc 50000) & work $big L $(acc 10000)"
+run case1-run2 "work $big R $(acc 50000) & work $big L $(acc 10000) & wait"
+
+# Case study 2: N copies of a random-access process.
+small=$(mb 200)
+say "case study 2 (course: N x work 200 R 10000): N x work $small R $(acc 10000), N = $ns"
+for n in $ns; do
+	say "  N=$n"
+	run "case2-n$n" "for i in \$(seq $n); do work $small R $(acc 10000) & done; wait"
+done
+free -m > "$out/free.txt"
+say "guest done"

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# make demo: boot the release kernel in QEMU with little RAM and zram swap,
+# run the two case studies of the classic MP3 page fault profiler assignment
+# (tooling/demo/guest.sh) with mp3prof-monitor recording, then turn the CSVs
+# into tables and PNG plots on the host.
+#
+# Environment:
+#   OUT            output directory (default $MP3PROF_CACHE/demo-out)
+#   VM_MEM         guest RAM in MiB (512)
+#   ZRAM_MB        zram swap in the guest, MiB (1536)
+#   VM_TIMEOUT     guest timeout, s (1800)
+#   DEMO_SCALE     course sizes and accesses divided by this (4)
+#   DEMO_SLEEP_MS  work's sleep per iteration, ms (1000, as in the course)
+#   DEMO_NS        case study 2 process counts ("1 5 11 16 20 22")
+#   DEMO_NO_BUILD=1 use the release kernel already built in the cache
+#   DEMO_SKIP_VM=1 only redo the tables and plots from $OUT/guest
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tooling/harness/lib.sh
+. "$here/../harness/lib.sh"
+
+out=${OUT:-$CACHE/demo-out}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+stage=$CACHE/demo-stage
+export VM_MEM=${VM_MEM:-512} ZRAM_MB=${ZRAM_MB:-1536} VM_TIMEOUT=${VM_TIMEOUT:-1800}
+export DEMO_SCALE=${DEMO_SCALE:-4} DEMO_SLEEP_MS=${DEMO_SLEEP_MS:-1000}
+export DEMO_NS=${DEMO_NS:-1 5 11 16 20 22}
+command -v gnuplot >/dev/null || die "gnuplot is missing (make deps installs gnuplot-nox)"
+t0=$(date +%s)
+
+if [ "${DEMO_SKIP_VM:-0}" != 1 ]; then
+	say "building tools/mp3prof (static) for the guest"
+	rm -rf "$stage"
+	mkdir -p "$stage/build" "$stage/host/bin"
+	make -s -C "$ROOT/tools/mp3prof" OUTPUT="$stage/build/" LDFLAGS=-static
+	cp "$stage/build/mp3prof-monitor" "$stage/build/work" "$stage/host/bin/"
+	cp "$here/guest.sh" "$stage/host/"
+
+	say "running the demo in a release guest: ${VM_MEM} MiB RAM, ${ZRAM_MB} MiB zram swap"
+	say "course sizes / $DEMO_SCALE, ${DEMO_SLEEP_MS} ms sleep per iteration; this takes about 10-15 minutes under TCG"
+	rm -rf "$out/guest"
+	# The guest passes these through its command line.
+	cmd="DEMO_SCALE=$DEMO_SCALE DEMO_SLEEP_MS=$DEMO_SLEEP_MS DEMO_NS='$DEMO_NS' bash /host/guest.sh"
+	# What "make vm VARIANT=release" does; DEMO_NO_BUILD=1 reuses the
+	# release kernel already built in the cache.
+	if [ "${DEMO_NO_BUILD:-0}" != 1 ]; then
+		"$HARNESS/prepare.sh"
+		"$HARNESS/build.sh" release
+	fi
+	DIR="$stage/host" OUT="$out/guest" "$HARNESS/run-vm.sh" release cmd "$cmd"
+fi
+
+g=$out/guest/demo
+[ -f "$g/case1-run1.csv" ] || die "no results in $g (see $out/guest/output.txt)"
+# Guest facts written by guest.sh: mem_mb swap_mb cpus scale sleep_ms kernel
+mem_mb="?" swap_mb="?" cpus=1 scale=$DEMO_SCALE sleep_ms="?" kernel="?"
+# shellcheck disable=SC1091
+. "$g/env.txt"
+say "making tables and plots in $out"
+
+# case1-runX.dat: time (s) since the first sample, accumulated minor+major
+# faults, accumulated major faults.
+for r in 1 2; do
+	awk -F, 'NR > 1 {
+		if (t0 == "") t0 = $3
+		all += $4 + $5; maj += $5
+		printf "%.3f %d %d\n", ($3 - t0) / 1e9, all, maj
+	}' "$g/case1-run$r.csv" > "$out/case1-run$r.dat"
+done
+
+# case2.dat: N, CPU utilisation (% of the guest's CPUs), major faults per s,
+# elapsed s, minor faults, major faults.  Elapsed time: first to last sample
+# plus the interval the first sample covers.
+{
+	echo "# N cpu_util_pct maj_flt_per_s elapsed_s min_flt maj_flt"
+	for n in $DEMO_NS; do
+		awk -F, -v n="$n" -v cpus="$cpus" 'NR > 1 {
+			if (first == "") first = $3
+			if (NR == 3) period = $3 - first
+			last = $3; cpu += $6; min += $4; maj += $5
+		} END {
+			el = (last - first + period) / 1e9
+			if (el <= 0) el = 1
+			printf "%d %.1f %.1f %.1f %d %d\n", n,
+				100 * cpu / 1e9 / el / cpus, maj / el, el, min, maj
+		}' "$g/case2-n$n.csv"
+	done
+} > "$out/case2.dat"
+
+if gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo; then
+	term="pngcairo size 800,500 font 'Sans,10'"
+else
+	term="png size 800,500"
+fi
+gnuplot <<GP
+set terminal $term
+set output '$out/case1.png'
+set title "Case study 1: work $((1024 / scale)) MB x 2 (course: 1024 MB), guest ${mem_mb} MB RAM + zram"
+set xlabel 'time (s)'
+set ylabel 'accumulated page faults (minor + major)'
+set key left top
+set grid
+plot '$out/case1-run1.dat' using 1:2 with lines lw 2 title 'R $((50000 / scale)) + R $((10000 / scale))', \
+     '$out/case1-run2.dat' using 1:2 with lines lw 2 title 'R $((50000 / scale)) + L $((10000 / scale))', \
+     '$out/case1-run1.dat' using 1:3 with lines dt 2 lc 1 title 'run 1: major only', \
+     '$out/case1-run2.dat' using 1:3 with lines dt 2 lc 2 title 'run 2: major only'
+set output '$out/case2.png'
+set title "Case study 2: N x work $((200 / scale)) R $((10000 / scale)) (course: 200 MB, 10000), guest ${mem_mb} MB RAM, $cpus CPUs"
+set xlabel 'N (processes)'
+set ylabel 'CPU utilisation (% of all guest CPUs)'
+set y2label 'major page faults per second'
+set ytics nomirror
+set y2tics
+set yrange [0:*]
+set y2range [0:*]
+set key left top
+plot '$out/case2.dat' using 1:2 with linespoints lw 2 pt 7 title 'CPU utilisation', \
+     '$out/case2.dat' using 1:3 axes x1y2 with linespoints lw 2 pt 5 title 'major faults/s'
+GP
+
+{
+	echo "guest: ${mem_mb} MB RAM, ${swap_mb} MB zram swap, $cpus CPUs, kernel $kernel"
+	echo "course sizes and accesses divided by $scale, work sleeps $sleep_ms ms per iteration"
+	for r in 1 2; do
+		tail -n 1 "$out/case1-run$r.dat" | awk -v r="$r" \
+			'{ printf "case 1 run %s: %.1f s, %d faults, %d major\n", r, $1, $2, $3 }'
+	done
+	echo "case 2:"
+	cat "$out/case2.dat"
+	echo "monitor cost (--syscalls):"
+	grep -h 'syscalls' "$g"/*.log | sed 's/^/  /'
+	echo "run durations (s):"
+	sed 's/^/  /' "$g/durations.txt"
+} > "$out/summary.txt"
+cat "$out/summary.txt"
+say "demo done in $(($(date +%s) - t0)) s; results in $out (case1.png, case2.png, summary.txt, guest/demo/*.csv)"
