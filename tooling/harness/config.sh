@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Configure $CACHE/build/VARIANT: tinyconfig + tooling/kconfig fragments
-# (release: base; debug: base + debug), then verify that every option the
-# fragments ask for really is set.  Does nothing when neither the fragments
-# nor the kernel's Kconfig files changed since the last run.
+# (release: base; debug: base + debug) + the selftests' "config" file, then
+# verify that every option the fragments ask for really is set.  Does nothing
+# when neither the fragments nor the kernel's Kconfig files changed since the
+# last run.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -12,6 +13,9 @@ src=$(src_dir)
 out=$CACHE/build/$variant
 frags=("$ROOT/tooling/kconfig/base.config")
 [ "$variant" = debug ] && frags+=("$ROOT/tooling/kconfig/debug.config")
+# kselftest convention: the options the tests need, in their "config" file.
+ksft_config=$src/tools/testing/selftests/mp3prof/config
+[ -f "$ksft_config" ] && frags+=("$ksft_config")
 stamp=$out/.mp3prof-config.stamp
 
 hash=$( {

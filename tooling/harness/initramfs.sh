@@ -9,7 +9,6 @@ variant=${1:?usage: initramfs.sh debug|release}
 check_variant "$variant"
 out=$CACHE/build/$variant
 root=$out/initramfs
-src=$(src_dir)
 
 say "building initramfs ($variant)"
 rm -rf "$root"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared settings for the harness scripts; sourced, not executed.
 # The only state lives under $CACHE (MP3PROF_CACHE).
 
@@ -39,3 +40,16 @@ series_patches() {
 	[ -f "$SERIES" ] || return 0
 	sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$SERIES" | awk '{print $1}'
 }
+
+# One mp3prof run at a time per cache: builds and worktrees in $CACHE are not
+# safe to share.  The outermost script takes the lock; the scripts it runs
+# inherit it.
+if [ -z "${MP3PROF_LOCKED:-}" ]; then
+	mkdir -p "$CACHE"
+	exec 9>"$CACHE/.lock"
+	if ! flock -n 9; then
+		say "waiting for another mp3prof run using $CACHE"
+		flock 9
+	fi
+	export MP3PROF_LOCKED=1
+fi

@@ -2,9 +2,12 @@
 # run-vm.sh VARIANT selftests|cmd [COMMAND]
 # Boot $CACHE/build/VARIANT in QEMU (TCG), run the mode (see init) and
 # extract the guest's /out into $CACHE/run/VARIANT/out.  The console is
-# echoed to stdout and saved in $CACHE/run/VARIANT/console.log.
+# echoed to stdout and saved in $CACHE/run/VARIANT/console.log.  The 2 vCPUs
+# are 2 sockets: SeaBIOS's MP table lists one CPU per socket and tinyconfig
+# has no ACPI.
 # Environment: DIR (host directory copied to /host), OUT (host directory
-# receiving /out), VM_TIMEOUT (s), VM_MEM (MiB), ZRAM_MB (zram swap, 0=none).
+# receiving /out), VM_TIMEOUT (s), VM_MEM (MiB), ZRAM_MB (zram swap, 0=none),
+# VM_APPEND (extra kernel command line).
 # Exit status: the command's (cmd mode), 0 (selftests mode, results
 # extracted), 124 if the guest timed out, 1 on other errors.
 set -euo pipefail
@@ -19,7 +22,7 @@ selftests) ;;
 cmd) [ -n "$cmd" ] || die "cmd mode needs a COMMAND" ;;
 *) die "unknown mode '$mode'" ;;
 esac
-timeout_s=${VM_TIMEOUT:-900}
+timeout_s=${VM_TIMEOUT:-1200}
 build=$CACHE/build/$variant
 run=$CACHE/run/$variant
 kernel=$build/arch/x86/boot/bzImage
@@ -45,7 +48,7 @@ cat "$build/initramfs.cpio" "$run/overlay.cpio" > "$run/initrd.cpio"
 say "booting $variant guest ($mode, timeout ${timeout_s}s)"
 rc=0
 timeout --foreground -k 10 "$timeout_s" \
-	qemu-system-x86_64 -accel tcg -smp 2 -m "${VM_MEM:-1024}" \
+	qemu-system-x86_64 -accel tcg -smp 2,sockets=2 -m "${VM_MEM:-1024}" \
 	-nodefaults -display none -no-reboot \
 	-kernel "$kernel" -initrd "$run/initrd.cpio" \
 	-append "console=ttyS0 panic=-1 no_hash_pointers ${VM_APPEND:-}" \
