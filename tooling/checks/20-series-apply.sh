@@ -30,7 +30,7 @@ log=$(cd "$wt" && QUILT_PATCHES=patches QUILT_PC=.pc quilt push -a --fuzz=0 2>&1
 	echo "$log"
 	die "quilt push failed"
 }
-if grep -Ei 'fuzz|offset' <<<"$log"; then
+if grep -E '^Hunk #[0-9]+ succeeded at [0-9]+ (with fuzz|\(offset)' <<<"$log"; then
 	die "quilt applied with fuzz or offsets"
 fi
 for f in $want; do
