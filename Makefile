@@ -34,17 +34,14 @@ deps:
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$(grep -v '^#' $(H)/deps.txt)
 
 kernel:
-	$(H)/prepare.sh
-	$(H)/build.sh $(or $(VARIANT),debug)
+	$(H)/vm.sh $(or $(VARIANT),debug)
 
 check:
 	$(H)/check.sh
 
 vm:
 	@test -n "$$CMD" || { echo 'usage: make vm CMD=... [DIR=hostdir] [OUT=hostdir] [VARIANT=release]' >&2; exit 2; }
-	$(H)/prepare.sh
-	$(H)/build.sh $(or $(VARIANT),release)
-	$(H)/run-vm.sh $(or $(VARIANT),release) cmd '$(subst ','\'',$(value CMD))'
+	$(H)/vm.sh $(or $(VARIANT),release) '$(subst ','\'',$(value CMD))'
 
 demo bench:
 	@test -x tooling/$@/run.sh || { echo 'make $@: not implemented yet (tooling/$@/run.sh missing)' >&2; exit 1; }
