@@ -7,9 +7,8 @@ H := tooling/harness
 # DIR, OUT and the other variables reach the scripts through the environment
 # (make exports command-line variables).  CMD is passed unexpanded, so
 # CMD='echo $(uname -r)' means what it says.
-SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help deps kernel check vm demo bench patches clean-cache
+.PHONY: help deps need-deps kernel check vm demo bench patches clean-cache
 
 help:
 	@echo 'mp3prof targets:'
@@ -31,23 +30,27 @@ help:
 	@echo 'VM_MEM (MiB), ZRAM_MB (zram swap in the guest, MiB).'
 
 deps:
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$(grep -v '^#' $(H)/deps.txt)
+	$(H)/deps.sh --all
 
-kernel:
+# Every target that builds or boots first installs the packages it lacks.
+need-deps:
+	@$(H)/deps.sh
+
+kernel: need-deps
 	$(H)/vm.sh $(or $(VARIANT),debug)
 
-check:
+check: need-deps
 	$(H)/check.sh
 
-vm:
+vm: need-deps
 	@test -n "$$CMD" || { echo 'usage: make vm CMD=... [DIR=hostdir] [OUT=hostdir] [VARIANT=release]' >&2; exit 2; }
 	$(H)/vm.sh $(or $(VARIANT),release) '$(subst ','\'',$(value CMD))'
 
-demo bench:
+demo bench: need-deps
 	@test -x tooling/$@/run.sh || { echo 'make $@: not implemented yet (tooling/$@/run.sh missing)' >&2; exit 1; }
 	tooling/$@/run.sh
 
-patches:
+patches: need-deps
 	@test -x tooling/series/gen.sh || { echo 'make patches: tooling/series/gen.sh missing' >&2; exit 1; }
 	tooling/series/gen.sh
 
