@@ -36,7 +36,7 @@ src=$(src_dir)
 
 logs=$CACHE/run/checks
 rm -rf "$logs" && mkdir -p "$logs"
-for c in "$ROOT"/tooling/checks/*.sh; do
+for c in "$ROOT"/tooling/checks/[0-9]*.sh; do
 	[ -x "$c" ] || continue
 	name=$(basename "$c" .sh)
 	# shellcheck disable=SC2053
