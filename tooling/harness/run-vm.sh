@@ -46,12 +46,14 @@ fi
 cat "$build/initramfs.cpio" "$run/overlay.cpio" > "$run/initrd.cpio"
 
 say "booting $variant guest ($mode, timeout ${timeout_s}s)"
+# tsc=reliable: the two vCPUs are two sockets, so the kernel would distrust
+# the TSC and fall back to a slower or (without HPET) 4 ms-coarse clock.
 rc=0
 timeout --foreground -k 10 "$timeout_s" \
 	qemu-system-x86_64 -accel tcg -smp 2,sockets=2 -m "${VM_MEM:-1024}" \
 	-nodefaults -display none -no-reboot \
 	-kernel "$kernel" -initrd "$run/initrd.cpio" \
-	-append "console=ttyS0 panic=-1 no_hash_pointers ${VM_APPEND:-}" \
+	-append "console=ttyS0 panic=-1 no_hash_pointers tsc=reliable ${VM_APPEND:-}" \
 	-chardev stdio,id=con,signal=off,logfile="$run/console.log" \
 	-serial chardev:con \
 	-serial file:"$run/results.tar" \

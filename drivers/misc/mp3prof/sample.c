@@ -94,10 +94,14 @@ static unsigned long mp3prof_next_delay(void)
 
 	due = mp3prof_grid_start + div_u64(mp3prof_grid_k * HZ, mp3prof_rate);
 	if (time_after_eq(now, due + HZ / mp3prof_rate)) {
-		/* A whole period late (a stalled system): start a new grid. */
-		mp3prof_grid_start = now;
-		mp3prof_grid_k = 1;
-		due = now + div_u64(HZ, mp3prof_rate);
+		/*
+		 * A whole period late (a stalled system): skip the missed
+		 * slots but keep the grid, so that no drift accumulates.
+		 */
+		mp3prof_grid_k = div_u64((u64)(now - mp3prof_grid_start) *
+					 mp3prof_rate, HZ) + 1;
+		due = mp3prof_grid_start +
+		      div_u64(mp3prof_grid_k * HZ, mp3prof_rate);
 	}
 	return time_after(due, now) ? due - now : 0;
 }

@@ -249,7 +249,8 @@ FIXTURE_VARIANT_ADD(acct, long_exit_registered) {
 
 FIXTURE_SETUP(acct)
 {
-	MP3_REQUIRE_LOADED();
+	if (!mp3_loaded())
+		SKIP(return, "mp3prof not loaded");
 	self->r.fd = -1;
 	self->a = MAP_FAILED;
 	ASSERT_EQ(0, mp3_prepare())
@@ -327,12 +328,12 @@ TEST_F_TIMEOUT(acct, samples_sum_to_rusage, 120)
 	 * microsecond rounding.
 	 */
 	slack = tick + (a->ca - a->cy) + (variant->unreg ? a->cu1 - a->cu0 : 0) + MS;
-	TH_LOG("%llu samples: cpu %llu us (child measured %llu us, diff %lld us, slack %llu us),"
-	       " minflt %llu (%llu), majflt %llu (%llu), exited %llu",
+	TH_LOG("%llu samples: cpu %llu us, child %llu us, diff %lld us, slack %llu us",
 	       (unsigned long long)sum.nr, (unsigned long long)sum.cpu_ns / 1000,
 	       (unsigned long long)want_cpu / 1000,
 	       (long long)diff(sum.cpu_ns, want_cpu) / 1000,
-	       (unsigned long long)slack / 1000,
+	       (unsigned long long)slack / 1000);
+	TH_LOG("minflt %llu (child %llu), majflt %llu (child %llu), exited %llu",
 	       (unsigned long long)sum.min_flt, (unsigned long long)want_min,
 	       (unsigned long long)sum.maj_flt, (unsigned long long)want_maj,
 	       (unsigned long long)sum.exited);

@@ -2,9 +2,7 @@
 /*
  * Helpers shared by the mp3prof selftests.
  *
- * Include after _GNU_SOURCE is defined and after "../kselftest_harness.h":
- * the MP3_REQUIRE_*() macros use SKIP() and so only work inside
- * FIXTURE_SETUP(), TEST() or TEST_F().
+ * Include after _GNU_SOURCE is defined and after "../kselftest_harness.h".
  *
  * Everything here runs in the single process that executes one test (the
  * harness forks one per test), so the small global tables that remember
@@ -45,15 +43,6 @@ static inline bool mp3_loaded(void)
 	return access(MP3_STATUS, F_OK) == 0 && access(MP3_DEV, F_OK) == 0;
 }
 
-#define MP3_REQUIRE_LOADED() do {					\
-	if (!mp3_loaded())						\
-		SKIP(return, "mp3prof not loaded");			\
-} while (0)
-
-#define MP3_REQUIRE_ROOT() do {						\
-	if (geteuid() != 0)						\
-		SKIP(return, "must be run as root");			\
-} while (0)
 
 /* ---------------------------------------------------------------- time */
 

@@ -32,7 +32,8 @@ FIXTURE(sampling) {
 
 FIXTURE_SETUP(sampling)
 {
-	MP3_REQUIRE_LOADED();
+	if (!mp3_loaded())
+		SKIP(return, "mp3prof not loaded");
 	self->r.fd = -1;
 	ASSERT_EQ(0, mp3_prepare())
 		TH_LOG("processes are registered already and cannot be removed");
@@ -292,7 +293,8 @@ FIXTURE_VARIANT_ADD(exit, reaped_threads) {
 
 FIXTURE_SETUP(exit)
 {
-	MP3_REQUIRE_LOADED();
+	if (!mp3_loaded())
+		SKIP(return, "mp3prof not loaded");
 	self->r.fd = -1;
 	ASSERT_EQ(0, mp3_prepare());
 	ASSERT_EQ(0, mp3_ring_open(&self->r, 0));
