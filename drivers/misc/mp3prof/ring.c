@@ -126,6 +126,24 @@ static __poll_t mp3prof_poll(struct file *file, poll_table *wait)
 	return 0;
 }
 
+/*
+ * mmap() inserts every page up front; this only runs when the mapping's
+ * owner dropped pages with madvise(MADV_DONTNEED) and touches them again.
+ */
+static vm_fault_t mp3prof_vm_fault(struct vm_fault *vmf)
+{
+	if (vmf->pgoff >= mp3prof_size >> PAGE_SHIFT)
+		return VM_FAULT_SIGBUS;
+	vmf->page = vmalloc_to_page((void *)mp3prof_hdr +
+				    (vmf->pgoff << PAGE_SHIFT));
+	get_page(vmf->page);
+	return 0;
+}
+
+static const struct vm_operations_struct mp3prof_vm_ops = {
+	.fault = mp3prof_vm_fault,
+};
+
 static int mp3prof_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	unsigned long size = vma->vm_end - vma->vm_start;
@@ -139,6 +157,7 @@ static int mp3prof_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EPERM;
 
 	vm_flags_mod(vma, VM_DONTEXPAND | VM_DONTDUMP, VM_MAYWRITE | VM_MAYEXEC);
+	vma->vm_ops = &mp3prof_vm_ops;
 	return remap_vmalloc_range(vma, mp3prof_hdr, 0);
 }
 

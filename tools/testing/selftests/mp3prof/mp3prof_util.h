@@ -43,7 +43,6 @@ static inline bool mp3_loaded(void)
 	return access(MP3_STATUS, F_OK) == 0 && access(MP3_DEV, F_OK) == 0;
 }
 
-
 /* ---------------------------------------------------------------- time */
 
 static inline uint64_t mp3_now_ns(void)

@@ -166,8 +166,7 @@ static void minor_faults(struct __test_metadata *_metadata,
 	ASSERT_LE(nthreads * pages, rep.d_min_flt);
 
 	ASSERT_EQ(1, mp3_snapshot(r, &e, 1, &h1));
-	TH_LOG("%d threads: listed %llu minor faults, process counted %llu"
-	       " during the test, %llu in all",
+	TH_LOG("%d threads: %llu minor faults listed, %llu counted, %llu in all",
 	       nthreads, e.min_flt, (unsigned long long)rep.d_min_flt,
 	       (unsigned long long)rep.min_flt);
 	EXPECT_EQ(w.pid, e.pid);
@@ -206,8 +205,7 @@ static void cpu_time(struct __test_metadata *_metadata,
 
 	ASSERT_EQ(0, mp3_worker_do(&w, MP3_OP_BUSY, nthreads, busy_ms, &rep));
 	ASSERT_EQ(1, mp3_snapshot(r, &e, 1, &h1));
-	TH_LOG("%d threads: listed %llu ms CPU, process measured %llu ms"
-	       " in %llu ms wall (%llu ms in all)",
+	TH_LOG("%d threads: %llu ms CPU listed, %llu measured in %llu ms (%llu in all)",
 	       nthreads, e.cpu_ns / MS, (unsigned long long)rep.d_cpu_ns / MS,
 	       (unsigned long long)rep.d_wall_ns / MS,
 	       (unsigned long long)rep.cpu_ns / MS);
@@ -671,12 +669,13 @@ TEST_F_TIMEOUT(sampling, rate_long_run, 60)
 	/* a stall of the (virtual) machine may restart the schedule: retry once */
 	for (attempt = 0; attempt < 2; attempt++) {
 		ASSERT_EQ(0, measure_rate(&self->r, n, &res));
-		TH_LOG("HZ=%llu rate=%llu: %llu samples in %llu ms, drift %lld us, %lld/%llu jiffies,"
-		       " %u/%llu intervals of %llu..%llu jiffies",
+		TH_LOG("HZ=%llu rate=%llu: %llu samples/%llu ms, drift %lld us, %lld/%llu j",
 		       (unsigned long long)hz, (unsigned long long)rate,
 		       (unsigned long long)n, (unsigned long long)res.span_ns / MS,
 		       (long long)res.drift_ns / 1000, (long long)res.drift_j,
-		       (unsigned long long)rate, res.in_range, (unsigned long long)n - 1,
+		       (unsigned long long)rate);
+		TH_LOG("%u/%llu intervals of %llu..%llu jiffies",
+		       res.in_range, (unsigned long long)n - 1,
 		       (unsigned long long)(hz / rate),
 		       (unsigned long long)((hz + rate - 1) / rate));
 		ok = llabs(res.drift_ns) <= tol_ns && llabs(res.drift_j) <= tol_j &&
