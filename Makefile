@@ -8,7 +8,7 @@ H := tooling/harness
 # (make exports command-line variables).  CMD is passed unexpanded, so
 # CMD='echo $(uname -r)' means what it says.
 
-.PHONY: help deps need-deps kernel check vm demo bench patches clean-cache
+.PHONY: help deps need-deps kernel check vm demo bench soak patches clean-cache
 
 help:
 	@echo 'mp3prof targets:'
@@ -23,6 +23,7 @@ help:
 	@echo '                    /out is copied to OUT=hostdir; exits with CMD'"'"'s status'
 	@echo '  make demo         run the demo (tooling/demo/run.sh)'
 	@echo '  make bench        run the benchmarks (tooling/bench/run.sh)'
+	@echo '  make soak         long robustness run under the debug kernel (tooling/soak/run.sh)'
 	@echo '  make patches      regenerate patches/ and series (tooling/series/gen.sh)'
 	@echo '  make clean-cache  delete the cache directory'
 	@echo 'Variables: MP3PROF_CACHE (cache dir), KDIR (use this kernel tree, series'
@@ -46,7 +47,7 @@ vm: need-deps
 	@test -n "$$CMD" || { echo 'usage: make vm CMD=... [DIR=hostdir] [OUT=hostdir] [VARIANT=release]' >&2; exit 2; }
 	$(H)/vm.sh $(or $(VARIANT),release) '$(subst ','\'',$(value CMD))'
 
-demo bench: need-deps
+demo bench soak: need-deps
 	@test -x tooling/$@/run.sh || { echo 'make $@: not implemented yet (tooling/$@/run.sh missing)' >&2; exit 1; }
 	tooling/$@/run.sh
 
