@@ -127,7 +127,7 @@ static __poll_t mp3prof_poll(struct file *file, poll_table *wait)
 }
 
 /*
- * mmap() inserts every page up front; this only runs when the mapping's
+ * mmap() maps every page up front; this only runs when the mapping's
  * owner dropped pages with madvise(MADV_DONTNEED) and touches them again.
  */
 static vm_fault_t mp3prof_vm_fault(struct vm_fault *vmf)
