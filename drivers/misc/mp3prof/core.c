@@ -125,7 +125,6 @@ int mp3prof_register(struct pid *pid, struct task_struct *leader)
  */
 int mp3prof_unregister(struct pid *pid)
 {
-	struct mp3prof_counts now, delta;
 	struct mp3prof_proc *p;
 
 	mutex_lock(&mp3prof_lock);
@@ -134,11 +133,7 @@ int mp3prof_unregister(struct pid *pid)
 		mutex_unlock(&mp3prof_lock);
 		return -ENOENT;
 	}
-	mp3prof_read_counts(p, &now);
-	delta.min_flt = now.min_flt - p->last.min_flt;
-	delta.maj_flt = now.maj_flt - p->last.maj_flt;
-	delta.cpu_ns = now.cpu_ns - p->last.cpu_ns;
-	mp3prof_sampling_carry(&delta);
+	mp3prof_sampling_carry(p);
 	mp3prof_remove(p);
 	mutex_unlock(&mp3prof_lock);
 	return 0;

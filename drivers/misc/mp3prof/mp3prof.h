@@ -63,7 +63,7 @@ void mp3prof_control_exit(void);
 bool mp3prof_read_counts(const struct mp3prof_proc *p,
 			 struct mp3prof_counts *c);
 void mp3prof_sampling_start(void);
-void mp3prof_sampling_carry(const struct mp3prof_counts *delta);
+void mp3prof_sampling_carry(struct mp3prof_proc *p);
 void mp3prof_sampling_exit(void);
 
 /* ring.c: the sample ring and /dev/mp3prof */

@@ -122,19 +122,30 @@ void mp3prof_sampling_start(void)
 	schedule_delayed_work(&mp3prof_work, mp3prof_next_delay());
 }
 
+/* Add what @p did since the last sample to @sum; @now becomes @p->last. */
+static void mp3prof_add_delta(struct mp3prof_counts *sum, struct mp3prof_proc *p,
+			      const struct mp3prof_counts *now)
+{
+	sum->min_flt += now->min_flt - p->last.min_flt;
+	sum->maj_flt += now->maj_flt - p->last.maj_flt;
+	sum->cpu_ns += now->cpu_ns - p->last.cpu_ns;
+	p->last = *now;
+}
+
 /**
- * mp3prof_sampling_carry() - Account the last interval of an unregistered
- * process in the next sample
- * @delta: Its counters since the last sample.
+ * mp3prof_sampling_carry() - Account the last interval of a process being
+ * unregistered in the next sample
+ * @p: The process.
  *
  * Called with mp3prof_lock held.
  */
-void mp3prof_sampling_carry(const struct mp3prof_counts *delta)
+void mp3prof_sampling_carry(struct mp3prof_proc *p)
 {
+	struct mp3prof_counts now;
+
 	lockdep_assert_held(&mp3prof_lock);
-	mp3prof_carry.min_flt += delta->min_flt;
-	mp3prof_carry.maj_flt += delta->maj_flt;
-	mp3prof_carry.cpu_ns += delta->cpu_ns;
+	mp3prof_read_counts(p, &now);
+	mp3prof_add_delta(&mp3prof_carry, p, &now);
 	mp3prof_carry_nr++;
 }
 
@@ -152,14 +163,12 @@ static void mp3prof_sample_work(struct work_struct *work)
 {
 	struct mp3prof_sample s = {};
 	struct mp3prof_proc *p, *tmp;
-	struct mp3prof_counts now;
+	struct mp3prof_counts now, sum;
 	unsigned long start_jiffies = jiffies;
 	u64 start = ktime_get_ns();
 
 	mutex_lock(&mp3prof_lock);
-	s.min_flt = mp3prof_carry.min_flt;
-	s.maj_flt = mp3prof_carry.maj_flt;
-	s.cpu_ns = mp3prof_carry.cpu_ns;
+	sum = mp3prof_carry;
 	s.nr_procs = mp3prof_carry_nr;
 	mp3prof_carry = (struct mp3prof_counts){};
 	mp3prof_carry_nr = 0;
@@ -167,11 +176,8 @@ static void mp3prof_sample_work(struct work_struct *work)
 	list_for_each_entry_safe(p, tmp, &mp3prof_procs, node) {
 		bool alive = mp3prof_read_counts(p, &now);
 
-		s.min_flt += now.min_flt - p->last.min_flt;
-		s.maj_flt += now.maj_flt - p->last.maj_flt;
-		s.cpu_ns += now.cpu_ns - p->last.cpu_ns;
+		mp3prof_add_delta(&sum, p, &now);
 		s.nr_procs++;
-		p->last = now;
 		if (!alive) {
 			s.nr_exited++;
 			mp3prof_remove(p);
@@ -180,6 +186,9 @@ static void mp3prof_sample_work(struct work_struct *work)
 	}
 
 	if (s.nr_procs) {
+		s.min_flt = sum.min_flt;
+		s.maj_flt = sum.maj_flt;
+		s.cpu_ns = sum.cpu_ns;
 		s.jiffies = start_jiffies;
 		s.time_ns = start;
 		s.work_ns = ktime_get_ns() - start;
