@@ -13,9 +13,8 @@ if [ -n "$log" ]; then
 fi
 echo "kernel-doc -Wall: clean on ${#files[@]} files"
 
-hdr=$(mktemp -d)
-trap 'rm -rf "$hdr"' EXIT
-make -s -C "$src" O="$hdr/build" ARCH=x86_64 INSTALL_HDR_PATH="$hdr/usr" headers_install >/dev/null
+hdr=$CACHE/build/uapi-headers
+make -s -C "$src" O="$hdr" ARCH=x86_64 headers_install >/dev/null
 echo '#include <linux/mp3prof.h>' |
 	gcc -std=c90 -Wall -Werror -pedantic-errors -fsyntax-only -isystem "$hdr/usr/include" -x c -
 echo "uapi header: compiles alone with -std=c90 -Wall -Werror -pedantic-errors"

@@ -46,3 +46,17 @@ configure_build() { # configure_build SRC OUT FRAGMENT...
 		"$ROOT/tooling/kconfig/base.config" "$@" >/dev/null)
 	make -s -C "$src" O="$out" "${KMAKE_ARGS[@]}" olddefconfig >/dev/null
 }
+
+# Checks that passed, by a hash of everything they read: a check skips the
+# work it has already done successfully on identical input.  Delete the
+# directory to redo everything.
+PASSED=$CACHE/checks-passed
+passed() { [ -e "$PASSED/$1" ]; } # passed KEY
+mark_passed() { mkdir -p "$PASSED" && touch "$PASSED/$1"; }
+# key PREFIX FILE...: PREFIX plus the hash of the files' contents and of
+# the calling check and this file.
+key() {
+	local prefix=$1
+	shift
+	echo "$prefix-$(cat "$@" "$0" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-32)"
+}

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# make check: prepare + apply the series, run the static checks
-# (tooling/checks/*.sh), build the debug kernel, boot it, run the mp3prof
-# kselftests in the guest, then check dmesg/kmemleak/rmmod.  Stdout is
-# TAP-like and ends with exactly one line "N passed, N failed".
+# make check: prepare + apply the series, build the debug kernel, boot it and
+# run the mp3prof kselftests in the guest (then dmesg/kmemleak/rmmod checks)
+# while the static checks (tooling/checks/*.sh) run beside it at low CPU
+# priority.  Stdout is TAP-like and ends with exactly one line
+# "N passed, N failed".
 # CHECKS=GLOB runs only the static checks whose name matches (e.g. CHECKS=none
 # skips them all, CHECKS='[1-3]*' runs 10-.. to 39-..).
+# MP3PROF_CHURN_COUNT and MP3PROF_RELOAD_COUNT (defaults below, smaller than
+# the kselftests' own) and MP3PROF_FUZZ_COUNT size the stress kselftests;
+# make soak runs them large.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -34,6 +38,20 @@ if ! "$HARNESS/prepare.sh"; then
 fi
 src=$(src_dir)
 
+# The guest is the long pole: build and boot it first.
+run=$CACHE/run/$variant
+gpid=
+if "$HARNESS/build.sh" "$variant"; then
+	export GUEST_ENV="MP3PROF_CHURN_COUNT=${MP3PROF_CHURN_COUNT:-300}
+		MP3PROF_RELOAD_COUNT=${MP3PROF_RELOAD_COUNT:-25}
+		${MP3PROF_FUZZ_COUNT:+MP3PROF_FUZZ_COUNT=$MP3PROF_FUZZ_COUNT} ${GUEST_ENV:-}"
+	say "guest: booting the $variant kernel, kselftests run while the static checks do (console: $run/console.log)"
+	"$HARNESS/run-vm.sh" "$variant" selftests > "$CACHE/run/$variant.log" 2>&1 &
+	gpid=$!
+else
+	result 1 "build $variant kernel and selftests"
+fi
+
 logs=$CACHE/run/checks
 rm -rf "$logs" && mkdir -p "$logs"
 for c in "$ROOT"/tooling/checks/[0-9]*.sh; do
@@ -42,29 +60,34 @@ for c in "$ROOT"/tooling/checks/[0-9]*.sh; do
 	# shellcheck disable=SC2053
 	[[ $name == ${CHECKS:-*} ]] || continue
 	say "static check $name"
+	t0=$SECONDS
+	# nice: the guest's kselftests have timing checks; builds may wait.
 	if (cd "$ROOT" && MP3PROF_SRC=$src MP3PROF_CACHE=$CACHE MP3PROF_SERIES=$SERIES \
-		MP3PROF_PATCHES=$PATCHES "$c") > "$logs/$name.log" 2>&1; then
-		result 0 "$name"
+		MP3PROF_PATCHES=$PATCHES nice -n 15 "$c") > "$logs/$name.log" 2>&1; then
+		result 0 "$name ($((SECONDS - t0)) s)"
 	else
-		result 1 "$name"
+		result 1 "$name ($((SECONDS - t0)) s)"
 		tail -n 40 "$logs/$name.log" | indent
 	fi
 done
+[ -n "$gpid" ] || finish
 
-if ! "$HARNESS/build.sh" "$variant"; then
-	result 1 "build $variant kernel and selftests"
-	finish
-fi
-
+# Progress while waiting: the kselftest programs' result lines.
+say "guest: waiting for the kselftests"
+tail -n +1 -F --pid="$gpid" "$run/console.log" 2>/dev/null |
+	grep --line-buffered -E '^(not )?ok [0-9]+ (selftests|tools):' | sed -u 's/^/==> guest: /' >&2 &
 rc=0
-"$HARNESS/run-vm.sh" "$variant" selftests >&2 || rc=$?
-out=$CACHE/run/$variant/out
+wait "$gpid" || rc=$?
+wait
+out=$run/out
 if [ $rc = 124 ]; then
 	result 1 "selftests: guest timed out after ${VM_TIMEOUT:-1200} s"
+	tail -n 30 "$run/console.log" | indent
 	finish
 elif [ $rc != 0 ]; then
-	result 1 "selftests: the guest did not return results (see $CACHE/run/$variant/console.log)"
-	tail -n 30 "$CACHE/run/$variant/console.log" | indent
+	result 1 "selftests: the guest did not return results (see $run/console.log)"
+	tail -n 5 "$CACHE/run/$variant.log" | indent
+	tail -n 30 "$run/console.log" | indent
 	finish
 fi
 
@@ -86,8 +109,8 @@ fi
 why=()
 [ "$(cat "$out/insmod.status" 2>/dev/null)" = 0 ] || why+=("insmod mp3prof.ko failed: $(cat "$out/insmod.status" 2>/dev/null)")
 [ "$(cat "$out/rmmod.status" 2>/dev/null)" = 0 ] || why+=("rmmod mp3prof failed: $(cat "$out/rmmod.status" 2>/dev/null)")
-[ -s "$out/kmemleak.txt" ] && why+=("kmemleak reports leaks ($CACHE/run/$variant/out/kmemleak.txt)")
-[ -s "$out/dmesg-hits.txt" ] && why+=("suspicious kernel messages ($CACHE/run/$variant/out/dmesg.txt)")
+[ -s "$out/kmemleak.txt" ] && why+=("kmemleak reports leaks ($out/kmemleak.txt)")
+[ -s "$out/dmesg-hits.txt" ] && why+=("suspicious kernel messages ($out/dmesg.txt)")
 if [ ${#why[@]} = 0 ]; then
 	result 0 "kernel clean after selftests (dmesg, kmemleak, insmod/rmmod)"
 else

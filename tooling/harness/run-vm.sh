@@ -7,7 +7,8 @@
 # has no ACPI.
 # Environment: DIR (host directory copied to /host), OUT (host directory
 # receiving /out), VM_TIMEOUT (s), VM_MEM (MiB), ZRAM_MB (zram swap, 0=none),
-# VM_APPEND (extra kernel command line).
+# VM_APPEND (extra kernel command line), GUEST_ENV (NAME=VALUE words
+# exported in the guest before the mode runs).
 # Exit status: the command's (cmd mode), 0 (selftests mode, results
 # extracted), 124 if the guest timed out, 1 on other errors.
 set -euo pipefail
@@ -35,6 +36,11 @@ mkdir -p "$run/overlay/etc" "$run/out"
 	echo "MODE=$mode"
 	echo "ZRAM_MB=${ZRAM_MB:-0}"
 	echo "KMEMLEAK=$([ "$variant" = debug ] && echo 1 || echo 0)"
+	for kv in ${GUEST_ENV:-}; do
+		[[ $kv =~ ^[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_./:,+-]*$ ]] ||
+			die "GUEST_ENV: '$kv' is not NAME=VALUE (plain characters only)"
+		echo "export $kv"
+	done
 } > "$run/overlay/etc/harness.conf"
 [ "$mode" = cmd ] && printf '%s\n' "$cmd" > "$run/overlay/etc/harness.cmd"
 if [ -n "${DIR:-}" ]; then

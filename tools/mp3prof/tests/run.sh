@@ -38,11 +38,13 @@ check() { # check NAME CMD...: ok if CMD succeeds
 rc_of() { local rc=0; "$@" || rc=$?; echo "$rc"; }
 
 # ---------------------------------------------------------------- fake rings
-le() { # le VALUE BYTES: VALUE little-endian
-	local v=$1 i
+# Bytes are collected as printf escapes in $bytes and written once per
+# file: no process per byte (forks are slow in the emulated test guest).
+le() { # le VALUE BYTES: append VALUE little-endian to $bytes
+	local v=$1 i o
 	for ((i = 0; i < $2; i++)); do
-		# shellcheck disable=SC2059 # an octal escape built on purpose
-		printf "\\$(printf %03o $((v & 255)))"
+		printf -v o '\\0%03o' $((v & 255))
+		bytes+=$o
 		v=$((v >> 8))
 	done
 }
@@ -50,19 +52,20 @@ le() { # le VALUE BYTES: VALUE little-endian
 # one 64-byte record per SEQ (slot order): jiffies 1000+SEQ, time
 # 1 s + SEQ * 50 ms, minor 10+SEQ, major SEQ, cpu 8 ms.
 fake_ring() {
-	local f=$1 magic=$2 version=$3 nr=$4 head=$5 seq
+	local f=$1 magic=$2 version=$3 nr=$4 head=$5 seq bytes=
 	shift 5
-	{
-		le "$magic" 4; le "$version" 4; le 4096 4; le 64 4; le "$nr" 4
-		le 20 4; le 250 4; le 0 4; le 50000000 8; le "$head" 8; le 0 8
-		head -c $((4096 - 56)) /dev/zero
-		for seq; do
-			# seq jiffies time_ns min maj cpu_ns(8 ms) procs exited work
-			le "$seq" 8; le $((1000 + seq)) 8; le $((1000000000 + seq * 50000000)) 8
-			le $((10 + seq)) 8; le "$seq" 8; le 8000000 8
-			le 1 4; le 0 4; le 1234 8
-		done
-	} > "$f"
+	le "$magic" 4; le "$version" 4; le 4096 4; le 64 4; le "$nr" 4
+	le 20 4; le 250 4; le 0 4; le 50000000 8; le "$head" 8; le 0 8
+	printf '%b' "$bytes" > "$f"
+	head -c $((4096 - 56)) /dev/zero >> "$f"
+	bytes=
+	for seq; do
+		# seq jiffies time_ns min maj cpu_ns(8 ms) procs exited work
+		le "$seq" 8; le $((1000 + seq)) 8; le $((1000000000 + seq * 50000000)) 8
+		le $((10 + seq)) 8; le "$seq" 8; le 8000000 8
+		le 1 4; le 0 4; le 1234 8
+	done
+	printf '%b' "$bytes" >> "$f"
 }
 MAGIC=$((0x4d503350))
 
