@@ -159,7 +159,7 @@ if [ ! -e /dev/mp3prof ] || [ ! -e /proc/mp3prof/status ]; then
 	[ "$failed" = 0 ]
 	exit
 fi
-export WORK_ITER_SLEEP_MS=100 WORK_SEED=42
+export WORK_ITER_SLEEP_MS=30 WORK_SEED=42
 
 # 1 + 9 + 10: classic mode
 rc=0
@@ -279,7 +279,8 @@ t_empty() {
 check "status file empty afterwards" t_empty
 
 t_work() {
-	"$WORK" 2 L 100 > "$tmp/w" 2> "$tmp/err" &
+	# 2 s of iterations: still running when looked at
+	WORK_ITER_SLEEP_MS=100 "$WORK" 2 L 100 > "$tmp/w" 2> "$tmp/err" &
 	local pid=$!
 	sleep 0.5
 	grep -q "^$pid:" /proc/mp3prof/status || { echo "not registered"; return 1; }
