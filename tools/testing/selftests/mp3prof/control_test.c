@@ -479,10 +479,13 @@ TEST_F_TIMEOUT(control, large_list, 400)
 	pids = calloc(nr, sizeof(*pids));
 	ASSERT_NE(NULL, pids);
 	pids[0] = self->pid;
+	/* fork them all, then wait: they fall asleep in parallel */
 	for (i = 1; i < nr; i++) {
-		pids[i] = mp3_spawn_sleeper();
+		pids[i] = mp3_fork_sleeper();
 		ASSERT_LT(0, pids[i]) TH_LOG("fork %d failed", i);
 	}
+	for (i = 1; i < nr; i++)
+		EXPECT_EQ(0, mp3_wait_sleeping(pids[i]));
 	for (i = 0; i < nr; i++)
 		ASSERT_EQ(0, mp3_register(pids[i])) TH_LOG("registration %d", i);
 	qsort(pids, nr, sizeof(*pids), cmp_ll);

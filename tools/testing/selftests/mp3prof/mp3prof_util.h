@@ -629,12 +629,8 @@ static inline int mp3_wait_sleeping(pid_t pid)
 	return -ETIMEDOUT;
 }
 
-/*
- * A child that only sleeps, killed with its parent.  It is returned once it
- * sleeps: on its way to pause() it still takes copy-on-write and page cache
- * faults, which tests of an idle process must not see.
- */
-static inline pid_t mp3_spawn_sleeper(void)
+/* A child that only sleeps, killed with its parent. */
+static inline pid_t mp3_fork_sleeper(void)
 {
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -646,11 +642,22 @@ static inline pid_t mp3_spawn_sleeper(void)
 		for (;;)
 			pause();
 	}
-	if (pid > 0) {
+	if (pid > 0)
 		mp3_track_child(pid);
-		if (mp3_wait_sleeping(pid))
-			fprintf(stderr, "# sleeper %d is not asleep after 2 s\n", pid);
-	}
+	return pid;
+}
+
+/*
+ * A sleeper, returned once it sleeps: on its way to pause() it still takes
+ * copy-on-write and page cache faults, which tests of an idle process must
+ * not see.
+ */
+static inline pid_t mp3_spawn_sleeper(void)
+{
+	pid_t pid = mp3_fork_sleeper();
+
+	if (pid > 0 && mp3_wait_sleeping(pid))
+		fprintf(stderr, "# sleeper %d is not asleep after 2 s\n", pid);
 	return pid;
 }
 
