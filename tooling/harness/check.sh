@@ -46,6 +46,7 @@ if "$HARNESS/build.sh" "$variant"; then
 		MP3PROF_RELOAD_COUNT=${MP3PROF_RELOAD_COUNT:-25}
 		${MP3PROF_FUZZ_COUNT:+MP3PROF_FUZZ_COUNT=$MP3PROF_FUZZ_COUNT} ${GUEST_ENV:-}"
 	say "guest: booting the $variant kernel, kselftests run while the static checks do (console: $run/console.log)"
+	mkdir -p "$CACHE/run"
 	"$HARNESS/run-vm.sh" "$variant" selftests > "$CACHE/run/$variant.log" 2>&1 &
 	gpid=$!
 else
