@@ -11,10 +11,18 @@ make -C "$src" O="$out" SPHINXDIRS=admin-guide htmldocs >"$out.log" 2>&1 ||
 	{ tail -n 30 "$out.log"; die "htmldocs failed"; }
 # The rest of admin-guide has warnings of its own: only ours count.
 # (match our file names, not the cache path, which may say mp3prof too)
+# With SPHINXDIRS=admin-guide the Sphinx root is admin-guide/, so the ABI
+# entries' "See Documentation/admin-guide/mp3prof.rst" (a link to
+# /admin-guide/mp3prof in the full build) cannot resolve here; that the
+# page exists and renders is checked below.  Sphinx reads only changed
+# files, so a warm run repeats a file's warnings only when it changes.
 if grep -E '(admin-guide/mp3prof\.rst|uapi/linux/mp3prof\.h|ABI/testing/[a-z]+-mp3prof)' "$out.log" |
-	grep -Ei 'warning|error'; then
+	grep -Ei 'warning|error' |
+	grep -vE "ABI/testing/[a-z]+-mp3prof:[0-9]+: WARNING: unknown document: '/admin-guide/mp3prof'"; then
 	die "Sphinx warnings in the mp3prof documentation"
 fi
+grep -q 'See Documentation/admin-guide/mp3prof.rst' "$src/Documentation/ABI/testing/dev-mp3prof" ||
+	die "dev-mp3prof no longer points to the admin guide: review the filter above"
 [ -s "$out/Documentation/output/admin-guide/mp3prof.html" ] || die "mp3prof.html not rendered"
 echo "admin-guide/mp3prof.rst: rendered without warnings"
 
