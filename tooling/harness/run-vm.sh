@@ -36,11 +36,13 @@ mkdir -p "$run/overlay/etc" "$run/out"
 	echo "MODE=$mode"
 	echo "ZRAM_MB=${ZRAM_MB:-0}"
 	echo "KMEMLEAK=$([ "$variant" = debug ] && echo 1 || echo 0)"
+	set -f # GUEST_ENV is split into words, never globbed
 	for kv in ${GUEST_ENV:-}; do
 		[[ $kv =~ ^[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_./:,+-]*$ ]] ||
 			die "GUEST_ENV: '$kv' is not NAME=VALUE (plain characters only)"
 		echo "export $kv"
 	done
+	set +f
 } > "$run/overlay/etc/harness.conf"
 [ "$mode" = cmd ] && printf '%s\n' "$cmd" > "$run/overlay/etc/harness.cmd"
 if [ -n "${DIR:-}" ]; then
