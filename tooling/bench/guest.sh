@@ -6,7 +6,7 @@
 # others still run.  Settings can be overridden by ./bench.conf (written by
 # run.sh): QUICK=1 makes every benchmark short, for trying things out.
 set -uo pipefail
-cd "$(dirname "$0")"
+cd "$(dirname "$0")" || exit 1
 
 QUICK=0
 NS="10 100 1000 10000"	# P1/P4 process counts

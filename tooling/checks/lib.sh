@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the static checks; sourced, not executed.
 . "$(dirname "${BASH_SOURCE[0]}")/../harness/lib.sh"
 

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the variables are for the scripts that source this
 # Shared settings for the harness scripts; sourced, not executed.
 # The only state lives under $CACHE (MP3PROF_CACHE).
 

@@ -74,7 +74,7 @@ g format-patch -q --cover-letter --cover-from-description=subject \
 	--base=pristine --no-signature --zero-commit \
 	-o "$out/patches.new" pristine..mp3prof >/dev/null
 rm -rf "$out/patches" && mv "$out/patches.new" "$out/patches"
-(cd "$out/patches" && ls -- *.patch | grep -v '^0000-cover-letter') >"$out/series"
+(cd "$out/patches" && printf '%s\n' *.patch | grep -v '^0000-cover-letter') >"$out/series"
 
 if [ -n "$check" ]; then
 	if diff -ru "$ROOT/patches" "$out/patches" && diff -u "$ROOT/series" "$out/series"; then
