@@ -1,129 +1,184 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * mp3prof sample ring and /dev/mp3prof.
+ * mp3prof sample rings.
  *
- * One vmalloc_user() buffer: a header page (struct mp3prof_header) followed
- * by a power-of-two number of records.  The sampling work is the only
- * writer; readers map the buffer read-only and use the record sequence
- * numbers to detect records overwritten under them.
+ * A ring is one vmalloc'ed buffer: a header page (struct mp3prof_header)
+ * followed by a power-of-two number of 64-byte record slots.  The sampling
+ * work of its session is the only writer; readers map it read-only and use
+ * the slots' sequence numbers to detect records overwritten under them.
+ *
+ * A session's ring belongs to an anonymous file.  Its mappings hold that
+ * file instead of the session's, so that closing the session's file ends
+ * the session while the ring stays readable until it is unmapped.
  */
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/jiffies.h>
 #include <linux/log2.h>
-#include <linux/miscdevice.h>
+#include <linux/math64.h>
 #include <linux/mm.h>
-#include <linux/poll.h>
+#include <linux/personality.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
-#include <linux/uaccess.h>
 #include <linux/vmalloc.h>
-#include <linux/wait.h>
 
 #include "mp3prof.h"
 
-static struct mp3prof_header *mp3prof_hdr;
-static struct mp3prof_sample *mp3prof_records;
-static size_t mp3prof_size;
-static DECLARE_WAIT_QUEUE_HEAD(mp3prof_wait);
+#define MP3PROF_RECORD_SIZE	64
 
-/**
- * struct mp3prof_reader - State of one open /dev/mp3prof
- * @seen: The head last returned by read().
- */
-struct mp3prof_reader {
-	u64	seen;
+static int mp3prof_ring_release(struct inode *inode, struct file *file)
+{
+	mp3prof_ring_free(file->private_data);
+	return 0;
+}
+
+static const struct file_operations mp3prof_ring_fops = {
+	.owner		= THIS_MODULE,
+	.release	= mp3prof_ring_release,
 };
 
 /**
- * mp3prof_ring_publish() - Append a sample to the ring
- * @s: The sample; its seq is filled in.
+ * mp3prof_ring_alloc() - Allocate a ring
+ * @data_pages: Pages for the records; the record count is rounded down to a
+ *		power of two.
+ * @period_ns: Sampling period, recorded in the header.
+ * @flags: MP3PROF_HDR_* flags for the header.
+ * @max_procs: The session's process limit, recorded in the header.
+ * @owned: Give the ring an owning file (session rings).
  *
- * Called by the sampling work only, so there is a single writer.  The
- * record is marked busy while it is rewritten, then gets its sequence
- * number, then the head moves: see struct mp3prof_sample for the reader's
- * side.
+ * The memory is charged to the caller's memory cgroup.
+ *
+ * Return: the ring or an ERR_PTR().
  */
-void mp3prof_ring_publish(struct mp3prof_sample *s)
+struct mp3prof_ring *mp3prof_ring_alloc(unsigned int data_pages,
+					u64 period_ns, u32 flags,
+					unsigned int max_procs, bool owned)
 {
-	u64 head = mp3prof_hdr->head;
-	struct mp3prof_sample *r;
+	struct mp3prof_ring *ring;
+	unsigned long nr, i;
+	struct file *file;
 
-	r = &mp3prof_records[head & (mp3prof_hdr->nr_records - 1)];
-	WRITE_ONCE(r->seq, MP3PROF_SEQ_BUSY);
-	smp_wmb();	/* busy mark before the new contents */
-	s->seq = MP3PROF_SEQ_BUSY;
-	*r = *s;
-	/* Pairs with the reader's acquire of seq: contents before seq. */
-	smp_store_release(&r->seq, head);
-	/* Pairs with mp3prof_head() and the reader's acquire of head. */
-	smp_store_release(&mp3prof_hdr->head, head + 1);
-	WRITE_ONCE(mp3prof_hdr->work_ns, mp3prof_hdr->work_ns + s->work_ns);
-	s->seq = head;
+	BUILD_BUG_ON(sizeof(struct mp3prof_header) > PAGE_SIZE);
+	BUILD_BUG_ON(sizeof(struct mp3prof_sample) != MP3PROF_RECORD_SIZE);
+	BUILD_BUG_ON(sizeof(struct mp3prof_proc_record) != MP3PROF_RECORD_SIZE);
 
-	wake_up_interruptible_poll(&mp3prof_wait, EPOLLIN | EPOLLRDNORM);
-}
-
-static int mp3prof_open(struct inode *inode, struct file *file)
-{
-	struct mp3prof_reader *reader;
-
-	reader = kzalloc(sizeof(*reader), GFP_KERNEL_ACCOUNT);
-	if (!reader)
-		return -ENOMEM;
-	file->private_data = reader;
-	return nonseekable_open(inode, file);
-}
-
-static int mp3prof_release(struct inode *inode, struct file *file)
-{
-	kfree(file->private_data);
-	return 0;
-}
-
-static u64 mp3prof_head(void)
-{
-	/* Pairs with the release in mp3prof_ring_publish(). */
-	return smp_load_acquire(&mp3prof_hdr->head);
-}
-
-/*
- * read() hands out the head so that a reader can sleep until new samples
- * exist; the samples themselves are read from the mapping.
- */
-static ssize_t mp3prof_read(struct file *file, char __user *buf, size_t count,
-			    loff_t *ppos)
-{
-	struct mp3prof_reader *reader = file->private_data;
-	u64 head;
-	int ret;
-
-	if (count < sizeof(head))
-		return -EINVAL;
-
-	for (;;) {
-		head = mp3prof_head();
-		if (head != READ_ONCE(reader->seen))
-			break;
-		if (file->f_flags & O_NONBLOCK)
-			return -EAGAIN;
-		ret = wait_event_interruptible(mp3prof_wait,
-					       mp3prof_head() != READ_ONCE(reader->seen));
-		if (ret)
-			return ret;
+	ring = kzalloc(sizeof(*ring), GFP_KERNEL_ACCOUNT);
+	if (!ring)
+		return ERR_PTR(-ENOMEM);
+	nr = rounddown_pow_of_two((unsigned long)data_pages * PAGE_SIZE /
+				  MP3PROF_RECORD_SIZE);
+	ring->size = PAGE_SIZE + PAGE_ALIGN(nr * MP3PROF_RECORD_SIZE);
+	ring->hdr = __vmalloc(ring->size, GFP_KERNEL_ACCOUNT | __GFP_ZERO |
+			      __GFP_NOWARN);
+	if (!ring->hdr) {
+		kfree(ring);
+		return ERR_PTR(-ENOMEM);
 	}
+	ring->records = (void *)ring->hdr + PAGE_SIZE;
+	ring->mask = nr - 1;
 
-	if (copy_to_user(buf, &head, sizeof(head)))
-		return -EFAULT;
-	WRITE_ONCE(reader->seen, head);
-	return sizeof(head);
+	*ring->hdr = (struct mp3prof_header) {
+		.magic		= MP3PROF_MAGIC,
+		.version	= MP3PROF_ABI_VERSION,
+		.header_size	= PAGE_SIZE,
+		.record_size	= MP3PROF_RECORD_SIZE,
+		.nr_records	= nr,
+		.rate		= div64_u64(NSEC_PER_SEC + period_ns / 2, period_ns),
+		.hz		= HZ,
+		.flags		= flags,
+		.period_ns	= period_ns,
+		.max_procs	= max_procs,
+	};
+	/* No slot holds a valid record before the first sample. */
+	for (i = 0; i < nr; i++)
+		*(u64 *)(ring->records + i * MP3PROF_RECORD_SIZE) = MP3PROF_SEQ_BUSY;
+
+	if (owned) {
+		file = anon_inode_getfile("[mp3prof_ring]", &mp3prof_ring_fops,
+					  ring, O_RDONLY);
+		if (IS_ERR(file)) {
+			mp3prof_ring_free(ring);
+			return ERR_CAST(file);
+		}
+		ring->file = file;
+	}
+	return ring;
 }
 
-static __poll_t mp3prof_poll(struct file *file, poll_table *wait)
+/**
+ * mp3prof_ring_free() - Free a ring that has no owning file
+ * @ring: The ring.
+ */
+void mp3prof_ring_free(struct mp3prof_ring *ring)
 {
-	struct mp3prof_reader *reader = file->private_data;
+	vfree(ring->hdr);
+	kfree(ring);
+}
 
-	poll_wait(file, &mp3prof_wait, wait);
-	if (mp3prof_head() != READ_ONCE(reader->seen))
-		return EPOLLIN | EPOLLRDNORM;
-	return 0;
+/**
+ * mp3prof_ring_put() - Drop a session's reference to its ring
+ * @ring: The ring.
+ *
+ * Marks the ring ended; it is freed when its last mapping goes.
+ */
+void mp3prof_ring_put(struct mp3prof_ring *ring)
+{
+	struct mp3prof_header *hdr = ring->hdr;
+
+	WRITE_ONCE(hdr->flags, hdr->flags | MP3PROF_HDR_ENDED);
+	if (ring->file)
+		fput(ring->file);
+	else
+		mp3prof_ring_free(ring);
+}
+
+/**
+ * mp3prof_ring_head() - Number of records written to a ring
+ * @ring: The ring.
+ *
+ * Return: the head, loaded with acquire semantics.
+ */
+u64 mp3prof_ring_head(const struct mp3prof_ring *ring)
+{
+	/* Pairs with the release in mp3prof_ring_commit(). */
+	return smp_load_acquire(&ring->hdr->head);
+}
+
+/**
+ * mp3prof_ring_slot() - Start rewriting a record slot
+ * @ring: The ring.
+ * @nr: Number of the record to be written there.
+ *
+ * Marks the slot busy; the caller fills it in and then stores @nr in its
+ * seq with smp_store_release().  See struct mp3prof_sample for the
+ * reader's side.
+ *
+ * Return: the slot.
+ */
+void *mp3prof_ring_slot(struct mp3prof_ring *ring, u64 nr)
+{
+	u64 *slot = ring->records + (nr & ring->mask) * MP3PROF_RECORD_SIZE;
+
+	WRITE_ONCE(*slot, MP3PROF_SEQ_BUSY);
+	smp_wmb();	/* busy mark before the new contents */
+	return slot;
+}
+
+/**
+ * mp3prof_ring_commit() - Publish the records written so far
+ * @ring: The ring.
+ * @head: The new head: one past the last record written.
+ * @work_ns: What the sample cost, added to the header's total.
+ */
+void mp3prof_ring_commit(struct mp3prof_ring *ring, u64 head, u64 work_ns)
+{
+	struct mp3prof_header *hdr = ring->hdr;
+
+	/* Pairs with mp3prof_ring_head() and the readers' acquire. */
+	smp_store_release(&hdr->head, head);
+	WRITE_ONCE(hdr->work_ns, hdr->work_ns + work_ns);
+	WRITE_ONCE(hdr->samples, hdr->samples + 1);
 }
 
 /*
@@ -132,9 +187,11 @@ static __poll_t mp3prof_poll(struct file *file, poll_table *wait)
  */
 static vm_fault_t mp3prof_vm_fault(struct vm_fault *vmf)
 {
-	if (vmf->pgoff >= mp3prof_size >> PAGE_SHIFT)
+	struct mp3prof_ring *ring = vmf->vma->vm_private_data;
+
+	if (vmf->pgoff >= ring->size >> PAGE_SHIFT)
 		return VM_FAULT_SIGBUS;
-	vmf->page = vmalloc_to_page((void *)mp3prof_hdr +
+	vmf->page = vmalloc_to_page((void *)ring->hdr +
 				    (vmf->pgoff << PAGE_SHIFT));
 	get_page(vmf->page);
 	return 0;
@@ -144,88 +201,43 @@ static const struct vm_operations_struct mp3prof_vm_ops = {
 	.fault = mp3prof_vm_fault,
 };
 
-static int mp3prof_mmap(struct file *file, struct vm_area_struct *vma)
+/**
+ * mp3prof_ring_mmap() - Map a ring read-only
+ * @ring: The ring.
+ * @vma: The new mapping.
+ *
+ * Return: 0 or a negative errno.
+ */
+int mp3prof_ring_mmap(struct mp3prof_ring *ring, struct vm_area_struct *vma)
 {
-	unsigned long size = vma->vm_end - vma->vm_start;
+	unsigned long size = vma->vm_end - vma->vm_start, off;
+	int ret;
 
-	if (vma->vm_pgoff || size > mp3prof_size)
+	if (vma->vm_pgoff || size > ring->size)
 		return -EINVAL;
 	/* A private mapping would let its owner write to copies of the pages. */
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
+	/*
+	 * PROT_READ implies PROT_EXEC for READ_IMPLIES_EXEC processes: they
+	 * get a mapping without VM_EXEC instead of an error.
+	 */
+	if ((vma->vm_flags & VM_EXEC) &&
+	    (current->personality & READ_IMPLIES_EXEC))
+		vm_flags_clear(vma, VM_EXEC);
 	if (vma->vm_flags & (VM_WRITE | VM_EXEC))
 		return -EPERM;
 
 	vm_flags_mod(vma, VM_DONTEXPAND | VM_DONTDUMP, VM_MAYWRITE | VM_MAYEXEC);
 	vma->vm_ops = &mp3prof_vm_ops;
-	return remap_vmalloc_range(vma, mp3prof_hdr, 0);
-}
-
-static const struct file_operations mp3prof_fops = {
-	.owner		= THIS_MODULE,
-	.open		= mp3prof_open,
-	.release	= mp3prof_release,
-	.read		= mp3prof_read,
-	.poll		= mp3prof_poll,
-	.mmap		= mp3prof_mmap,
-};
-
-static struct miscdevice mp3prof_misc = {
-	.minor	= MISC_DYNAMIC_MINOR,
-	.name	= "mp3prof",
-	.fops	= &mp3prof_fops,
-	.mode	= 0444,
-};
-
-/**
- * mp3prof_ring_init() - Allocate the ring and register /dev/mp3prof
- * @data_pages: Pages for the records; the record count is rounded down to
- *		a power of two.
- * @rate: Sampling rate, recorded in the header.
- *
- * Return: 0 or a negative errno.
- */
-int mp3prof_ring_init(unsigned int data_pages, unsigned int rate)
-{
-	unsigned long nr_records;
-	int ret;
-
-	BUILD_BUG_ON(sizeof(struct mp3prof_header) > PAGE_SIZE);
-	BUILD_BUG_ON(!is_power_of_2(sizeof(struct mp3prof_sample)));
-
-	nr_records = rounddown_pow_of_two((unsigned long)data_pages * PAGE_SIZE /
-					  sizeof(struct mp3prof_sample));
-	mp3prof_size = PAGE_SIZE +
-		PAGE_ALIGN(nr_records * sizeof(struct mp3prof_sample));
-	mp3prof_hdr = vmalloc_user(mp3prof_size);
-	if (!mp3prof_hdr)
-		return -ENOMEM;
-	mp3prof_records = (void *)mp3prof_hdr + PAGE_SIZE;
-
-	*mp3prof_hdr = (struct mp3prof_header) {
-		.magic		= MP3PROF_MAGIC,
-		.version	= MP3PROF_ABI_VERSION,
-		.header_size	= PAGE_SIZE,
-		.record_size	= sizeof(struct mp3prof_sample),
-		.nr_records	= nr_records,
-		.rate		= rate,
-		.hz		= HZ,
-		.period_ns	= div_u64(NSEC_PER_SEC, rate),
-	};
-
-	ret = misc_register(&mp3prof_misc);
-	if (ret)
-		vfree(mp3prof_hdr);
-	return ret;
-}
-
-/**
- * mp3prof_ring_exit() - Unregister /dev/mp3prof and free the ring
- *
- * Only called on module unload: open files and mappings pin the module.
- */
-void mp3prof_ring_exit(void)
-{
-	misc_deregister(&mp3prof_misc);
-	vfree(mp3prof_hdr);
+	vma->vm_private_data = ring;
+	for (off = 0; off < size; off += PAGE_SIZE) {
+		ret = vm_insert_page(vma, vma->vm_start + off,
+				     vmalloc_to_page((void *)ring->hdr + off));
+		if (ret)
+			return ret;
+	}
+	if (ring->file)
+		vma_set_file(vma, ring->file);
+	return 0;
 }

@@ -307,7 +307,7 @@ struct reader {
 	int *stop;		/* read with __atomic_load_n() */
 	uint64_t valid, stale, bad;
 	char why[160];
-	/* records whose time_ns and jiffies were compared, and disagreed */
+	/* newest records compared with the clock, and found over 1 s old */
 	uint64_t clock_next, clock_checked, clock_off;
 	char clock_why[80];
 };
@@ -323,10 +323,7 @@ static void *reader_fn(void *p)
 {
 	struct reader *rd = p;
 	const struct mp3_ring *r = rd->r;
-	uint32_t nr = r->hdr->nr_records, hz = r->hdr->hz;
-	uint64_t tick = MP3_NSEC / hz;
-	int64_t off = 0;
-	bool have_off = false;
+	uint32_t nr = r->hdr->nr_records;
 
 	while (!__atomic_load_n(rd->stop, __ATOMIC_RELAXED)) {
 		uint64_t head = mp3_head(r), s, from = head > nr ? head - nr : 0;
@@ -334,8 +331,7 @@ static void *reader_fn(void *p)
 		bool have_prev = false;
 
 		for (s = from; s < head; s++) {
-			uint64_t dj;
-			int64_t o;
+			uint64_t dj, now;
 
 			if (mp3_ring_get(r, s, &cur)) {
 				rd->stale++;
@@ -344,24 +340,24 @@ static void *reader_fn(void *p)
 			}
 			rd->valid++;
 			/*
-			 * jiffies and time_ns were taken together, once per
-			 * record.  A stalled virtual CPU can leave jiffies
-			 * behind the clock for a while: only a systematic
-			 * disagreement fails (see the test).
+			 * time_ns is CLOCK_MONOTONIC when the counters were
+			 * read: never later than now, and the newest record
+			 * is recent.  A stalled virtual CPU can delay a
+			 * sample for a while: only a systematic lag fails
+			 * (see the test).  Nothing is assumed of jiffies but
+			 * that they do not go backwards.
 			 */
-			o = (int64_t)cur.time_ns - (int64_t)(cur.jiffies * tick);
-			if (!have_off) {
-				off = o;
-				have_off = true;
-			} else if (s >= rd->clock_next) {
+			now = mp3_now_ns();
+			if (cur.time_ns > now)
+				reader_bad(rd, "time_ns is in the future", s);
+			if (s + 1 == head && s >= rd->clock_next) {
 				rd->clock_next = s + 1;
 				rd->clock_checked++;
-				if (llabs(o - off) > 8 * (int64_t)tick &&
-				    !rd->clock_off++)
+				if (now - cur.time_ns > MP3_NSEC && !rd->clock_off++)
 					snprintf(rd->clock_why, sizeof(rd->clock_why),
-						 "record %llu: %lld us off",
+						 "record %llu: %llu us old",
 						 (unsigned long long)s,
-						 (long long)(o - off) / 1000);
+						 (unsigned long long)(now - cur.time_ns) / 1000);
 			}
 			if (cur.nr_procs > 2 || cur.nr_exited > cur.nr_procs)
 				reader_bad(rd, "nr_procs/nr_exited inconsistent", s);
@@ -418,7 +414,7 @@ TEST_F_TIMEOUT(reload, tiny_fast_ring, 120)
 		EXPECT_EQ(0, rd[i].bad) TH_LOG("reader %d: %s", i, rd[i].why);
 		EXPECT_LT(0, rd[i].valid);
 		if (rd[i].clock_off)
-			TH_LOG("reader %d: time_ns/jiffies off in %llu of %llu records, first %s",
+			TH_LOG("reader %d: newest record over 1 s old %llu of %llu times, first %s",
 			       i, (unsigned long long)rd[i].clock_off,
 			       (unsigned long long)rd[i].clock_checked, rd[i].clock_why);
 		EXPECT_LE(rd[i].clock_off * 10, rd[i].clock_checked);

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * mp3prof control file: /proc/mp3prof/status.
+ * mp3prof's course interface (CONFIG_MP3PROF_PROCFS): /proc/mp3prof/status.
  *
- * "R <pid>" registers a process, "U <pid>" unregisters it; reading lists
- * the registered processes.  The format is that of the classic MP3 page
- * fault profiler assignment, extended with the fault counts.
+ * "R <pid>" adds a process to the default session, "U <pid>" removes it;
+ * reading lists the default session's processes.  The format is that of
+ * the classic MP3 page fault profiler assignment, extended with the fault
+ * counts, so that its programs keep working.  New programs use sessions on
+ * /dev/mp3prof instead.
  */
-#include <linux/capability.h>
-#include <linux/cred.h>
 #include <linux/ctype.h>
+#include <linux/cred.h>
 #include <linux/kernel.h>
 #include <linux/pid.h>
 #include <linux/pid_namespace.h>
@@ -34,24 +35,13 @@
 static struct proc_dir_entry *mp3prof_dir;
 
 /*
- * The same rule as perf_event_open() for a task: CAP_PERFMON, or ptrace
- * read access.  The check uses the credentials of whoever opened the file,
- * not of the writer, so that handing the descriptor to a more privileged
- * program (a setuid binary's stdout, say) grants nothing.
+ * The credentials checked are those of whoever opened the file, not of the
+ * writer, so that handing the descriptor to a more privileged program (a
+ * setuid binary's stdout, say) grants nothing.
  */
-static bool mp3prof_may_monitor(struct file *file, struct task_struct *task)
-{
-	const struct cred *old = override_creds(file->f_cred);
-	bool ok;
-
-	ok = perfmon_capable() ||
-	     ptrace_may_access(task, PTRACE_MODE_READ_REALCREDS);
-	revert_creds(old);
-	return ok;
-}
-
 static int mp3prof_command(struct file *file, char cmd, int nr)
 {
+	struct mp3prof_session *s = mp3prof_default_session();
 	struct task_struct *leader;
 	struct pid *pid;
 	int ret;
@@ -59,21 +49,23 @@ static int mp3prof_command(struct file *file, char cmd, int nr)
 	pid = find_get_pid(nr);
 	if (!pid)
 		return -ESRCH;
+	if (cmd == 'R') {
+		ret = mp3prof_add(s, pid, file->f_cred);
+		put_pid(pid);
+		return ret;
+	}
+
 	/* Only a thread group leader's pid names a process. */
 	leader = get_pid_task(pid, PIDTYPE_TGID);
-	if (leader && !mp3prof_may_monitor(file, leader)) {
+	/* Anyone may remove a process that exited. */
+	if (leader && atomic_read(&leader->signal->live) &&
+	    mp3prof_may_monitor(file->f_cred, leader)) {
 		ret = -EPERM;
-	} else if (cmd == 'U') {
-		ret = mp3prof_unregister(pid);
+	} else {
+		ret = mp3prof_remove(s, pid);
 		/* A number that names no process is ESRCH, as for "R". */
 		if (ret == -ENOENT && !leader)
 			ret = -ESRCH;
-	} else if (!leader || !atomic_read(&leader->signal->live)) {
-		ret = -ESRCH;
-	} else {
-		ret = mp3prof_register(pid, leader);
-		if (!ret)
-			return 0;	/* the registry owns both references now */
 	}
 	if (leader)
 		put_task_struct(leader);
@@ -116,34 +108,63 @@ static ssize_t mp3prof_status_write(struct file *file, const char __user *ubuf,
 	return ret ? ret : count;
 }
 
+/*
+ * Would the reader see the process's /proc/PID/stat?  The rule of procfs's
+ * hidepid= and gid= mount options (has_pid_permissions()), applied with
+ * the opener's credentials.
+ */
+static bool mp3prof_visible(struct seq_file *m, struct mp3prof_proc *p)
+{
+	struct proc_fs_info *fs_info = proc_sb_info(file_inode(m->file)->i_sb);
+	const struct cred *old;
+	struct task_struct *task;
+	bool ok;
+
+	if (fs_info->hide_pid < HIDEPID_NO_ACCESS)
+		return true;
+	task = get_pid_task(p->pid, PIDTYPE_TGID);
+	if (!task)
+		return false;
+	old = override_creds(m->file->f_cred);
+	ok = (fs_info->hide_pid != HIDEPID_NOT_PTRACEABLE &&
+	      in_group_p(fs_info->pid_gid)) ||
+	     ptrace_may_access(task, PTRACE_MODE_READ_FSCREDS);
+	revert_creds(old);
+	put_task_struct(task);
+	return ok;
+}
+
 static void *mp3prof_seq_start(struct seq_file *m, loff_t *pos)
 {
-	mutex_lock(&mp3prof_lock);
-	return seq_list_start(&mp3prof_procs, *pos);
+	struct mp3prof_session *s = mp3prof_default_session();
+
+	mutex_lock(&s->lock);
+	return seq_list_start(&s->list, *pos);
 }
 
 static void *mp3prof_seq_next(struct seq_file *m, void *v, loff_t *pos)
 {
-	return seq_list_next(v, &mp3prof_procs, pos);
+	return seq_list_next(v, &mp3prof_default_session()->list, pos);
 }
 
 static void mp3prof_seq_stop(struct seq_file *m, void *v)
 {
-	mutex_unlock(&mp3prof_lock);
+	mutex_unlock(&mp3prof_default_session()->lock);
 }
 
 static int mp3prof_seq_show(struct seq_file *m, void *v)
 {
-	struct mp3prof_proc *p = list_entry(v, struct mp3prof_proc, node);
-	pid_t nr = pid_nr_ns(p->pid, m->private);
+	struct mp3prof_proc *p = list_entry(v, struct mp3prof_proc, list);
+	struct proc_fs_info *fs_info = proc_sb_info(file_inode(m->file)->i_sb);
+	pid_t nr = pid_nr_ns(p->pid, fs_info->pid_ns);
 
-	/* Not visible in the reader's pid namespace. */
-	if (!nr)
+	/* As in this /proc: numbered by its pid namespace, hidepid= applies. */
+	if (!nr || !mp3prof_visible(m, p))
 		return SEQ_SKIP;
 	seq_printf(m, "%d: %llu %llu %llu\n", nr,
-		   p->last.cpu_ns - p->base.cpu_ns,
-		   p->last.min_flt - p->base.min_flt,
-		   p->last.maj_flt - p->base.maj_flt);
+		   p->own.cpu_ns - p->base.cpu_ns,
+		   p->own.min_flt - p->base.min_flt,
+		   p->own.maj_flt - p->base.maj_flt);
 	return 0;
 }
 
@@ -156,23 +177,7 @@ static const struct seq_operations mp3prof_seq_ops = {
 
 static int mp3prof_status_open(struct inode *inode, struct file *file)
 {
-	struct seq_file *m;
-	int ret;
-
-	ret = seq_open(file, &mp3prof_seq_ops);
-	if (ret)
-		return ret;
-	m = file->private_data;
-	m->private = get_pid_ns(task_active_pid_ns(current));
-	return 0;
-}
-
-static int mp3prof_status_release(struct inode *inode, struct file *file)
-{
-	struct seq_file *m = file->private_data;
-
-	put_pid_ns(m->private);
-	return seq_release(inode, file);
+	return seq_open(file, &mp3prof_seq_ops);
 }
 
 static const struct proc_ops mp3prof_status_ops = {
@@ -180,20 +185,21 @@ static const struct proc_ops mp3prof_status_ops = {
 	.proc_read	= seq_read,
 	.proc_lseek	= seq_lseek,
 	.proc_write	= mp3prof_status_write,
-	.proc_release	= mp3prof_status_release,
+	.proc_release	= seq_release,
 };
 
 /**
- * mp3prof_control_init() - Create /proc/mp3prof/status
+ * mp3prof_procfs_init() - Create /proc/mp3prof/status
  *
  * Return: 0 or -ENOMEM.
  */
-int mp3prof_control_init(void)
+int mp3prof_procfs_init(void)
 {
 	mp3prof_dir = proc_mkdir("mp3prof", NULL);
 	if (!mp3prof_dir)
 		return -ENOMEM;
-	if (!proc_create("status", MP3PROF_STATUS_MODE, mp3prof_dir, &mp3prof_status_ops)) {
+	if (!proc_create("status", MP3PROF_STATUS_MODE, mp3prof_dir,
+			 &mp3prof_status_ops)) {
 		proc_remove(mp3prof_dir);
 		return -ENOMEM;
 	}
@@ -201,9 +207,9 @@ int mp3prof_control_init(void)
 }
 
 /**
- * mp3prof_control_exit() - Remove /proc/mp3prof, waiting for its users
+ * mp3prof_procfs_exit() - Remove /proc/mp3prof, waiting for its users
  */
-void mp3prof_control_exit(void)
+void mp3prof_procfs_exit(void)
 {
 	proc_remove(mp3prof_dir);
 }
