@@ -488,8 +488,13 @@ static void mp3prof_take_sample(struct mp3prof_session *s)
 	unsigned long jif;
 
 	lockdep_assert_held(&s->lock);
-	if (mp3prof_tree(s))
+	if (mp3prof_tree(s)) {
+		/* New descendants are the owner's to pay for, not the worker's. */
+		struct mem_cgroup *old = set_active_memcg(s->memcg);
+
 		mp3prof_discover(s, NULL);
+		set_active_memcg(old);
+	}
 	/* The time stamps say when the counters were read. */
 	time_ns = ktime_get_ns();
 	jif = jiffies;
