@@ -10,6 +10,9 @@
  *   bench fault MB REPS             P3 fault cost, registered vs not
  *   bench follow SAMPLES REPS       P5 syscalls/wakeups of a follow reader
  *   bench monitor PATH SECS REPS    P5 the same for mp3prof-monitor --syscalls
+ *   bench sessions S N              P6 sampling cost of S sessions of N idle
+ *                                   processes against 1 session of S*N, and
+ *                                   of an idle session
  *
  * Results are printed one per line, for tooling/bench/run.sh to tabulate:
  *   R|bench|metric|unit|median|min|max|goal|met
@@ -33,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -1047,13 +1051,138 @@ static int cmd_monitor(const char *path, const char *secs, int reps)
 	return 0;
 }
 
+/* ------------------------------------------------------ P6: sessions */
+
+/* A session of its own on a new file, mapped like ring_open() maps. */
+static void session_open(struct ring *r)
+{
+	struct mp3prof_session_config cfg = { 0 };
+	struct mp3prof_header *h;
+	size_t len, page = getpagesize();
+
+	memset(r, 0, sizeof(*r));
+	r->fd = open(DEV, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0)
+		die("%s: %s", DEV, strerror(errno));
+	if (ioctl(r->fd, MP3PROF_IOC_SESSION, &cfg))
+		die("MP3PROF_IOC_SESSION: %s", strerror(errno));
+	h = mmap(NULL, page, PROT_READ, MAP_SHARED, r->fd, 0);
+	if (h == MAP_FAILED)
+		die("mmap session: %s", strerror(errno));
+	len = h->header_size + (size_t)h->nr_records * h->record_size;
+	munmap(h, page);
+	r->base = mmap(NULL, len, PROT_READ, MAP_SHARED, r->fd, 0);
+	if (r->base == MAP_FAILED)
+		die("mmap session: %s", strerror(errno));
+	r->hdr = (volatile struct mp3prof_header *)r->base;
+	r->mask = r->hdr->nr_records - 1;
+}
+
+static void session_add(struct ring *r, pid_t pid)
+{
+	struct mp3prof_target t = { .flags = MP3PROF_TARGET_PID, .pid = pid };
+
+	if (ioctl(r->fd, MP3PROF_IOC_ADD, &t))
+		die("MP3PROF_IOC_ADD %d: %s", pid, strerror(errno));
+}
+
+#define P6_SAMPLES	50	/* samples per session, after P1_SKIP */
+
+/*
+ * Kernel cost per process per sample of @ns sessions sharing the children
+ * @c equally: each session's records' work_ns / its processes, pooled over
+ * all sessions' samples.  Returns the stats over P1_BLOCKS blocks.
+ */
+static struct stats sessions_cost(struct children *c, int ns)
+{
+	int per = c->n / ns, i, k, b, got = 0;
+	double *v = calloc((size_t)ns * P6_SAMPLES, sizeof(double));
+	double blocks[P1_BLOCKS];
+	struct ring *r = calloc(ns, sizeof(*r));
+
+	if (!v || !r)
+		die("out of memory");
+	for (i = 0; i < ns; i++) {
+		session_open(&r[i]);
+		for (k = 0; k < per; k++)
+			session_add(&r[i], c->pids[i * per + k]);
+	}
+	for (i = 0; i < ns; i++) {
+		ring_wait_for(&r[i], P1_SKIP + P6_SAMPLES);
+		for (k = 0; k < P6_SAMPLES; k++) {
+			struct mp3prof_sample s;
+
+			if (!ring_get(&r[i], P1_SKIP + k, &s))
+				die("session %d: sample %d lost", i, P1_SKIP + k);
+			if (s.nr_procs != (unsigned int)per)
+				note("session %d sample %d: nr_procs %u, expected %d",
+				     i, k, s.nr_procs, per);
+			v[got++] = (double)s.work_ns / per;
+		}
+	}
+	for (i = 0; i < ns; i++)
+		ring_close(&r[i]);
+	/* Blocks of consecutive samples of every session. */
+	for (b = 0; b < P1_BLOCKS; b++) {
+		double sum = 0;
+		int n = 0;
+
+		for (i = 0; i < ns; i++)
+			for (k = b * P6_SAMPLES / P1_BLOCKS;
+			     k < (b + 1) * P6_SAMPLES / P1_BLOCKS; k++, n++)
+				sum += v[i * P6_SAMPLES + k];
+		blocks[b] = sum / n;
+	}
+	free(v);
+	free(r);
+	return stats_of(blocks, P1_BLOCKS);
+}
+
+static int cmd_sessions(int ns, int n)
+{
+	struct stats one, many;
+	struct children c;
+	struct ring idle;
+	uint64_t w;
+	char metric[128];
+	double ratio;
+
+	raise_limits((long)ns * n);
+	children_spawn(&c, ns * n);
+	one = sessions_cost(&c, 1);
+	many = sessions_cost(&c, ns);
+	children_kill(&c);
+
+	snprintf(metric, sizeof(metric), "1 session x %d processes: cost per process per sample",
+		 ns * n);
+	result("P6", metric, "ns", one.med, one.min, one.max, "-", "-");
+	snprintf(metric, sizeof(metric), "%d sessions x %d processes: cost per process per sample",
+		 ns, n);
+	result("P6", metric, "ns", many.med, many.min, many.max, "-", "-");
+	ratio = many.med / one.med;
+	snprintf(metric, sizeof(metric), "%d x %d against 1 x %d (median / median)",
+		 ns, n, ns * n);
+	result("P6", metric, "x", ratio, many.min / one.max, many.max / one.min,
+	       "<= 1.2", ratio <= 1.2 ? "yes" : "no");
+
+	/* An idle session (no process) takes no sample and costs nothing. */
+	session_open(&idle);
+	sleep_ns(2 * NSEC);
+	w = idle.hdr->work_ns;
+	result("P6", "idle session: samples taken in 2 s", "samples",
+	       (double)idle.hdr->samples, (double)idle.hdr->samples,
+	       (double)idle.hdr->samples, "0", !idle.hdr->samples && !w ? "yes" : "no");
+	ring_close(&idle);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ main */
 
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: bench info | procs N | rate SECS RATE | fault MB REPS |\n"
-		"       follow SAMPLES REPS | monitor PATH SECS REPS\n");
+		"       follow SAMPLES REPS | monitor PATH SECS REPS | sessions S N\n");
 	exit(2);
 }
 
@@ -1074,6 +1203,8 @@ int main(int argc, char **argv)
 		return cmd_follow(atoi(argv[2]), atoi(argv[3]));
 	if (!strcmp(argv[1], "monitor") && argc == 5)
 		return cmd_monitor(argv[2], argv[3], atoi(argv[4]));
+	if (!strcmp(argv[1], "sessions") && argc == 4)
+		return cmd_sessions(atoi(argv[2]), atoi(argv[3]));
 	usage();
 	return 2;
 }

@@ -19,6 +19,8 @@ P5_SAMPLES=100		# samples per repetition
 P5_REPS=5
 MON_SECS=5
 MON_REPS=5
+P6_SESSIONS=10		# P6: sessions of
+P6_PER=100		# idle processes each
 MODULE=/lib/modules/mp3prof.ko
 [ -f ./bench.conf ] && . ./bench.conf
 if [ "$QUICK" = 1 ]; then
@@ -97,6 +99,9 @@ for n in $NS; do
 	run "P1/P4 N=$n" ./bench procs "$n"
 	grep -E '^(MemAvailable|Slab)' /proc/meminfo | tr -s ' ' >> "$LOG"
 done
+
+# P6: sessions, 10 x 100 against 1 x 1000 idle processes; an idle session.
+run "P6 sessions" ./bench sessions "$P6_SESSIONS" "$P6_PER"
 
 # P2 at the other rates, reloading the module each time.
 for r in $P2_RATES; do

@@ -126,7 +126,9 @@ info() { awk -F'|' -v k="$1" '$1 == "I" && $2 == k { print $3; exit }' "$out/res
 		desc["P4"] = "Register N processes with one write(\"R pid\") each, read the whole /proc/mp3prof/status listing once, unregister with one write each; 5 repetitions. Per-item cost = time / N; linear scaling shows as similar per-item cost at every N. Sampling at 20 Hz runs meanwhile and contends for the registry lock."
 		title["P5"] = "P5: consumer cost of a follow-mode reader"
 		desc["P5"] = "At 20 Hz with one registered process. bench'"'"'s own reader blocks in read() of the u64 head and copies the new records from the mapping; per repetition it counts its read() calls, the returns from read() (wake-ups) and its context switches (getrusage) per sample read. mp3prof-monitor: its own --syscalls count over -d SECS."
-		n = split("P1 P2 P3 P4 P5", order, " ")
+		title["P6"] = "P6: sessions"
+		desc["P6"] = "The same idle processes sampled by one session, then split equally among 10 sessions (each at 20 Hz on its own grid): records'"'"' work_ns / the session'"'"'s processes, pooled over every session'"'"'s 50 samples after 2 skipped, median/min/max over 5 blocks of consecutive samples. The per-process cost must not grow with the number of sessions. Then a session with no process for 2 s: its header'"'"'s sample count."
+		n = split("P1 P2 P3 P4 P5 P6", order, " ")
 	}
 	$1 == "R" {
 		b = $2; rows[b] = rows[b] sprintf("| %s | %s | %s | %s | %s | %s | %s |\n", $3, $4, fmt($5), fmt($6), fmt($7), $8, $9)
