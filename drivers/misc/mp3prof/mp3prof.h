@@ -257,8 +257,8 @@ struct mp3prof_proc *mp3prof_find(struct mp3prof_session *s,
 bool mp3prof_pid_less(struct rb_node *a, const struct rb_node *b);
 
 /* sample.c */
-void mp3prof_read_own(struct mp3prof_proc *p, struct mp3prof_counts *own,
-		      struct mp3prof_counts *kids, bool *alive);
+bool mp3prof_read_own(struct mp3prof_proc *p, struct mp3prof_counts *own,
+		      struct mp3prof_counts *kids);
 void mp3prof_sampling_init(struct mp3prof_session *s);
 void mp3prof_sampling_start(struct mp3prof_session *s);
 void mp3prof_sampling_stop(struct mp3prof_session *s);

@@ -31,6 +31,7 @@
 #include <linux/poll.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <linux/sched/cputime.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
@@ -49,64 +50,92 @@
 #define MP3PROF_DISCOVER_SCANS	8
 
 /*
- * A thread's exit_state is set at the end of do_exit(), after exit_mm() and
- * the rest of the teardown, whose CPU time is the process's too: only when
- * every thread has one are the counters final.
+ * Has @t been scheduled out for good?  Its exit_state is set in
+ * exit_notify(), before do_task_dead() schedules it out and the scheduler
+ * accounts its last slice; ->on_cpu drops after that, with release
+ * semantics (finish_task()), as try_to_wake_up() relies on.
  */
-static bool mp3prof_sum(struct signal_struct *sig, struct mp3prof_counts *own,
-			struct mp3prof_counts *kids)
+static bool mp3prof_thread_done(struct task_struct *t)
+{
+	if (!READ_ONCE(t->exit_state) || READ_ONCE(t->__state) != TASK_DEAD)
+		return false;
+#ifdef CONFIG_SMP
+	/* Pairs with the release in finish_task(): the last slice is in. */
+	return !smp_load_acquire(&t->on_cpu);
+#else
+	return true;
+#endif
+}
+
+/*
+ * A thread's exit_state is set at the end of do_exit(), after exit_mm() and
+ * the rest of the teardown, whose CPU time is the process's too; the last
+ * slice is accounted when it has scheduled out for good.  Only then are
+ * the counters final.  Threads that were released already left their
+ * counters in signal_struct.
+ */
+static void mp3prof_sum(struct signal_struct *sig, struct mp3prof_counts *own,
+			struct mp3prof_counts *kids, bool *alive, bool *done)
 {
 	struct task_struct *t;
-	bool alive = false;
 
+	*alive = false;
+	*done = true;
 	own->min_flt = sig->min_flt;
 	own->maj_flt = sig->maj_flt;
 	own->cpu_ns = sig->sum_sched_runtime;
 	__for_each_thread(sig, t) {
 		own->min_flt += READ_ONCE(t->min_flt);
 		own->maj_flt += READ_ONCE(t->maj_flt);
-		own->cpu_ns += READ_ONCE(t->se.sum_exec_runtime);
-		alive |= !READ_ONCE(t->exit_state);
+		/* With the pending runtime of a thread running now. */
+		own->cpu_ns += task_sched_runtime(t);
+		*alive |= !READ_ONCE(t->exit_state);
+		*done &= mp3prof_thread_done(t);
 	}
 	kids->min_flt = sig->cmin_flt;
 	kids->maj_flt = sig->cmaj_flt;
 	kids->cpu_ns = sig->cutime + sig->cstime;
-	return alive;
 }
 
 /**
  * mp3prof_read_own() - Read the cumulative counters of a process
  * @p: The process.
  * @own: Filled with its own counters: its live threads plus what its exited
- *	 threads left in signal_struct, as thread_group_cputime() and
- *	 /proc/PID/stat sum them.
+ *	 threads left in signal_struct, as /proc/PID/stat sums them.
  * @kids: Filled with what its reaped children left (their CPU time is the
  *	  sum of their runtimes: cputime_adjust() scales it so).
- * @alive: Set to false once every thread has finished exiting; the
- *	   counters are final then.
  *
- * Nothing is written to any task.  CPU time is sum_exec_runtime, exact to
- * the last tick or context switch of each thread.  The first pass is
+ * Nothing is written to any task.  CPU time is exact to now:
+ * task_sched_runtime() adds what a running thread did since its last tick
+ * or context switch, as clock_gettime(CLOCK_THREAD_CPUTIME_ID) does; that
+ * costs a runqueue lock per running thread.  thread_group_cputime() leaves
+ * that pending time out and does not sum faults, so this sums the threads
+ * itself, the same way, under stats_lock's seqcount.  The first pass is
  * lockless; only if the counters changed meanwhile under stats_lock (a
  * thread exited, or a child was reaped), the second pass takes it.  The
  * 64-bit loads are why the driver depends on 64BIT.
+ *
+ * Return: true once every thread of the process has exited and been
+ * scheduled out for good: the counters are final then.
  */
-void mp3prof_read_own(struct mp3prof_proc *p, struct mp3prof_counts *own,
-		      struct mp3prof_counts *kids, bool *alive)
+bool mp3prof_read_own(struct mp3prof_proc *p, struct mp3prof_counts *own,
+		      struct mp3prof_counts *kids)
 {
 	struct signal_struct *sig = p->leader->signal;
 	unsigned long flags;
+	bool alive, done;
 	unsigned int seq;
 
 	rcu_read_lock();
 	seq = read_seqbegin(&sig->stats_lock);
-	*alive = mp3prof_sum(sig, own, kids);
+	mp3prof_sum(sig, own, kids, &alive, &done);
 	if (read_seqretry(&sig->stats_lock, seq)) {
 		read_seqlock_excl_irqsave(&sig->stats_lock, flags);
-		*alive = mp3prof_sum(sig, own, kids);
+		mp3prof_sum(sig, own, kids, &alive, &done);
 		read_sequnlock_excl_irqrestore(&sig->stats_lock, flags);
 	}
 	rcu_read_unlock();
+	return !alive && done;
 }
 
 static bool mp3prof_tree(const struct mp3prof_session *s)
@@ -143,7 +172,6 @@ static bool mp3prof_adopt(struct mp3prof_session *s,
 			  struct pid *pid, u64 since)
 {
 	struct mp3prof_proc *p;
-	bool alive;
 
 	if (s->nr_procs >= s->max_procs || !mp3prof_charge_proc()) {
 		s->untracked = true;
@@ -165,7 +193,7 @@ static bool mp3prof_adopt(struct mp3prof_session *s,
 	p->state = MP3PROF_ACTIVE;
 	p->rec_flags = MP3PROF_PROC_NEW;
 	if (t->start_time < since) {
-		mp3prof_read_own(p, &p->own, &p->kids, &alive);
+		mp3prof_read_own(p, &p->own, &p->kids);
 		p->base = p->own;
 	}
 	mp3prof_link(p, parent);
@@ -296,11 +324,11 @@ static bool mp3prof_folded(const struct mp3prof_proc *p)
  * at before their parent's counters are read, which are being reaped
  * after.  A process whose parent is here is final when it is released
  * (its parent's counters have it then), any other when all its threads
- * exited.
+ * are done.
  */
 static void mp3prof_read_all(struct mp3prof_session *s)
 {
-	bool tree = mp3prof_tree(s), alive;
+	bool tree = mp3prof_tree(s), done;
 	struct mp3prof_proc *p, *c;
 
 	if (tree) {
@@ -311,10 +339,10 @@ static void mp3prof_read_all(struct mp3prof_session *s)
 		smp_rmb();	/* released before the counters */
 	}
 	list_for_each_entry(p, &s->list, list) {
-		mp3prof_read_own(p, &p->now_own, &p->now_kids, &alive);
+		done = mp3prof_read_own(p, &p->now_own, &p->now_kids);
 		if (!tree)
 			p->now_kids = (struct mp3prof_counts){};
-		p->final = p->parent ? p->released : !alive;
+		p->final = p->parent ? p->released : done;
 		p->defer = false;
 		p->dropped = false;
 		p->doomed = false;

@@ -228,7 +228,6 @@ int mp3prof_add(struct mp3prof_session *s, struct pid *pid,
 	struct task_struct *leader;
 	struct mp3prof_proc *p;
 	u64 exec_id;
-	bool alive;
 	int ret;
 
 	leader = get_pid_task(pid, PIDTYPE_TGID);
@@ -267,7 +266,7 @@ int mp3prof_add(struct mp3prof_session *s, struct pid *pid,
 	} else {
 		p->pid = get_pid(pid);
 		p->cred = get_cred(cred);
-		mp3prof_read_own(p, &p->own, &p->kids, &alive);
+		mp3prof_read_own(p, &p->own, &p->kids);
 		if (!(s->flags & MP3PROF_SESSION_TREE))
 			p->kids = (struct mp3prof_counts){};
 		p->base = p->own;
@@ -296,9 +295,8 @@ put_task:
 static void mp3prof_retire(struct mp3prof_session *s, struct mp3prof_proc *p)
 {
 	struct mp3prof_counts own, kids, d;
-	bool alive;
 
-	mp3prof_read_own(p, &own, &kids, &alive);
+	mp3prof_read_own(p, &own, &kids);
 	mp3prof_counts_diff(&p->delta, &own, &p->own, NULL);
 	if (s->flags & MP3PROF_SESSION_TREE) {
 		mp3prof_counts_diff(&d, &kids, &p->kids, &p->pending);
