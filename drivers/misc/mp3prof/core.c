@@ -329,17 +329,26 @@ static int __init mp3prof_init(void)
 		mp3prof_dev.dflt = dflt;
 	}
 
+	ret = mp3prof_classic_init();
+	if (ret)
+		goto free_default;
+
 	/* What users can reach comes last: nothing reaches a failed init. */
 	ret = mp3prof_procfs_init();
 	if (ret)
-		goto free_default;
+		goto free_classic;
 	ret = misc_register(&mp3prof_dev.misc);
 	if (ret)
 		goto procfs_exit;
+	/* Optional, and after it nothing may fail: /dev/mp3prof is open. */
+	mp3prof_classic_register();
 	return 0;
 
 procfs_exit:
 	mp3prof_procfs_exit();
+free_classic:
+	/* The default session never sampled: nothing was registered. */
+	mp3prof_classic_free();
 free_default:
 	mp3prof_dev.dflt = NULL;
 	if (dflt)
@@ -350,10 +359,13 @@ free_default:
 static void __exit mp3prof_exit(void)
 {
 	/* No open file or mapping is left: the module is unused. */
+	mp3prof_classic_deregister();
 	misc_deregister(&mp3prof_dev.misc);
 	mp3prof_procfs_exit();
 	if (mp3prof_dev.dflt)
 		mp3prof_session_free(mp3prof_dev.dflt);
+	/* After the default session: its sampling writes the buffer. */
+	mp3prof_classic_free();
 }
 
 module_init(mp3prof_init);

@@ -288,4 +288,20 @@ static inline int mp3prof_procfs_init(void) { return 0; }
 static inline void mp3prof_procfs_exit(void) { }
 #endif
 
+/* classic.c: the course's buffer, /dev/mp3prof_classic */
+#ifdef CONFIG_MP3PROF_CLASSIC
+int mp3prof_classic_init(void);
+void mp3prof_classic_register(void);
+void mp3prof_classic_deregister(void);
+void mp3prof_classic_free(void);
+void mp3prof_classic_publish(unsigned long jif, const struct mp3prof_counts *sum);
+#else
+static inline int mp3prof_classic_init(void) { return 0; }
+static inline void mp3prof_classic_register(void) { }
+static inline void mp3prof_classic_deregister(void) { }
+static inline void mp3prof_classic_free(void) { }
+static inline void mp3prof_classic_publish(unsigned long jif,
+					   const struct mp3prof_counts *sum) { }
+#endif
+
 #endif /* _MP3PROF_H */

@@ -2,8 +2,8 @@
 /*
  * mp3prof's course interface (CONFIG_MP3PROF_PROCFS): /proc/mp3prof/status.
  *
- * "R <pid>" adds a process to the default session, "U <pid>" removes it;
- * reading lists the default session's processes.  The format is that of
+ * "R <pid>" (or a bare "<pid>") adds a process to the default session,
+ * "U <pid>" removes it; reading lists the default session's processes.  The format is that of
  * the classic MP3 page fault profiler assignment, extended with the fault
  * counts, so that its programs keep working.  New programs use sessions on
  * /dev/mp3prof instead.
@@ -73,7 +73,11 @@ static int mp3prof_command(struct file *file, char cmd, int nr)
 	return ret;
 }
 
-/* Parse "R <pid>" or "U <pid>", with optional surrounding white space. */
+/*
+ * Parse "R <pid>" or "U <pid>", or a bare "<pid>", which registers it as
+ * in the course's first assignment (MP1); surrounding white space is
+ * ignored.
+ */
 static int mp3prof_parse(char *buf, size_t len, char *cmd, int *nr)
 {
 	char *s;
@@ -81,10 +85,15 @@ static int mp3prof_parse(char *buf, size_t len, char *cmd, int *nr)
 	if (strnlen(buf, len) != len)
 		return -EINVAL;
 	s = strim(buf);
-	if ((s[0] != 'R' && s[0] != 'U') || !isspace(s[1]))
+	if (isdigit(s[0])) {
+		*cmd = 'R';
+	} else if ((s[0] == 'R' || s[0] == 'U') && isspace(s[1])) {
+		*cmd = s[0];
+		s = skip_spaces(s + 1);
+	} else {
 		return -EINVAL;
-	*cmd = s[0];
-	if (kstrtoint(skip_spaces(s + 1), 10, nr) || *nr <= 0)
+	}
+	if (kstrtoint(s, 10, nr) || *nr <= 0)
 		return -EINVAL;
 	return 0;
 }

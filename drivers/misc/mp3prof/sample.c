@@ -465,6 +465,8 @@ static void mp3prof_emit(struct mp3prof_session *s, u64 time_ns,
 		.work_ns	= min_t(u64, work_ns, U32_MAX),
 	};
 	s->untracked = false;
+	if (s->is_default)
+		mp3prof_classic_publish(jif, &sum);
 	/* Pairs with the reader's acquire of seq: contents before seq. */
 	smp_store_release(&rec->seq, head);
 	mp3prof_ring_commit(ring, nr, work_ns);
