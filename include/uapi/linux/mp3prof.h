@@ -132,14 +132,17 @@ struct mp3prof_header {
  * @time_ns:	CLOCK_MONOTONIC time when the counters were read, in ns.
  * @min_flt:	Minor page faults since the previous sample.
  * @maj_flt:	Major page faults since the previous sample.
- * @cpu_ns:	CPU time (user + system) since the previous sample, in ns.
+ * @cpu_ns:	CPU time (user + system) since the previous sample, in ns,
+ *		exact to @time_ns (running threads included).
  * @nr_exited:	Number of the sampled processes that had exited (and are
  *		not sampled any more).
  * @work_ns:	Time the kernel spent taking this sample, in ns (saturates
  *		at 2^32 - 1).
  *
  * Fault and CPU time deltas cover all threads of each process, including
- * threads that exited, as /proc/PID/stat does.
+ * threads that exited, as /proc/PID/stat does.  A process that exited is
+ * accounted for the last time once all its threads were scheduled out for
+ * good, so its samples sum to what wait4() reports for it.
  */
 struct mp3prof_sample {
 	__u64	seq;
