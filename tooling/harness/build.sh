@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Build VARIANT (debug|release) out of tree in $CACHE/build/VARIANT:
+# Build VARIANT (debug|release|preempt) out of tree in $CACHE/build/VARIANT:
 # kernel (bzImage + modules), uapi headers, the mp3prof selftests (static),
 # the optional user tools in tools/mp3prof, and finally the guest initramfs.
 # Run prepare.sh first (or set KDIR).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-variant=${1:?usage: build.sh debug|release}
+variant=${1:?usage: build.sh debug|release|preempt}
 check_variant "$variant"
 src=$(src_dir)
 out=$CACHE/build/$variant

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make check: prepare + apply the series, build the debug kernel, boot it and
-# run the mp3prof kselftests in the guest (then dmesg/kmemleak/rmmod checks)
+# make check: prepare + apply the series, build the debug kernel (or
+# VARIANT's: VARIANT=preempt make check), boot it and run the mp3prof
+# kselftests in the guest (then dmesg/kmemleak/rmmod checks)
 # while the static checks (tooling/checks/*.sh) run beside it at low CPU
 # priority.  Stdout is TAP-like and ends with exactly one line
 # "N passed, N failed".
@@ -12,7 +13,8 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-variant=debug
+variant=${VARIANT:-debug}
+check_variant "$variant"
 pass=0 fail=0 n=0
 failures=()
 result() { # result 0|1 NAME: print and count one check
@@ -26,7 +28,7 @@ result() { # result 0|1 NAME: print and count one check
 indent() { sed 's/^/# /'; }
 finish() {
 	for f in "${failures[@]}"; do echo "# FAILED: $f"; done
-	echo "# make check took $((SECONDS / 60)) min $((SECONDS % 60)) s"
+	echo "# make check ($variant kernel) took $((SECONDS / 60)) min $((SECONDS % 60)) s"
 	echo "$pass passed, $fail failed"
 	if [ "$fail" = 0 ]; then exit 0; fi
 	exit 1

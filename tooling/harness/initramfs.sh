@@ -5,7 +5,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-variant=${1:?usage: initramfs.sh debug|release}
+variant=${1:?usage: initramfs.sh debug|release|preempt}
 check_variant "$variant"
 out=$CACHE/build/$variant
 root=$out/initramfs

@@ -28,10 +28,12 @@ src_dir() {
 	fi
 }
 
+# The build variants (tooling/kconfig: release = base, debug = base + debug,
+# preempt = base + debug + preempt).
 check_variant() {
 	case "$1" in
-	debug|release) ;;
-	*) die "unknown VARIANT '$1' (use debug or release)" ;;
+	debug|release|preempt) ;;
+	*) die "unknown VARIANT '$1' (use debug, release or preempt)" ;;
 	esac
 }
 

@@ -2,11 +2,15 @@
 # run-vm.sh VARIANT selftests|cmd [COMMAND]
 # Boot $CACHE/build/VARIANT in QEMU (TCG), run the mode (see init) and
 # extract the guest's /out into $CACHE/run/VARIANT/out.  The console is
-# echoed to stdout and saved in $CACHE/run/VARIANT/console.log.  The 2 vCPUs
-# are 2 sockets: SeaBIOS's MP table lists one CPU per socket and tinyconfig
-# has no ACPI.
+# echoed to stdout and saved in $CACHE/run/VARIANT/console.log.
+# vCPUs: 2 (debug, release) or 4 (preempt), one socket each: without ACPI
+# (tinyconfig) the kernel found CPUs only in SeaBIOS's MP table, which
+# lists one CPU per socket.  base.config has ACPI now (its MADT lists every
+# CPU), so sockets=N is no longer needed but kept: the guest's CPU count is
+# checked against it either way (/out/guest-info.txt, written by init).
 # Environment: DIR (host directory copied to /host), OUT (host directory
-# receiving /out), VM_TIMEOUT (s), VM_MEM (MiB), ZRAM_MB (zram swap, 0=none),
+# receiving /out), VM_TIMEOUT (s), VM_MEM (MiB), VM_CPUS (vCPUs, default by
+# variant, at most the kernel's CONFIG_NR_CPUS), ZRAM_MB (zram swap, 0=none),
 # VM_APPEND (extra kernel command line), GUEST_ENV (NAME=VALUE words
 # exported in the guest before the mode runs).
 # Exit status: the command's (cmd mode), 0 (selftests mode, results
@@ -14,8 +18,8 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-variant=${1:?usage: run-vm.sh debug|release selftests|cmd [COMMAND]}
-mode=${2:?usage: run-vm.sh debug|release selftests|cmd [COMMAND]}
+variant=${1:?usage: run-vm.sh debug|release|preempt selftests|cmd [COMMAND]}
+mode=${2:?usage: run-vm.sh debug|release|preempt selftests|cmd [COMMAND]}
 cmd=${3:-}
 check_variant "$variant"
 case "$mode" in
@@ -24,6 +28,10 @@ cmd) [ -n "$cmd" ] || die "cmd mode needs a COMMAND" ;;
 *) die "unknown mode '$mode'" ;;
 esac
 timeout_s=${VM_TIMEOUT:-1200}
+case "$variant" in
+preempt) cpus=${VM_CPUS:-4} ;;
+*) cpus=${VM_CPUS:-2} ;;
+esac
 build=$CACHE/build/$variant
 run=$CACHE/run/$variant
 kernel=$build/arch/x86/boot/bzImage
@@ -35,7 +43,7 @@ mkdir -p "$run/overlay/etc" "$run/out"
 {
 	echo "MODE=$mode"
 	echo "ZRAM_MB=${ZRAM_MB:-0}"
-	echo "KMEMLEAK=$([ "$variant" = debug ] && echo 1 || echo 0)"
+	echo "KMEMLEAK=$(grep -qx 'CONFIG_DEBUG_KMEMLEAK=y' "$build/.config" && echo 1 || echo 0)"
 	set -f # GUEST_ENV is split into words, never globbed
 	for kv in ${GUEST_ENV:-}; do
 		[[ $kv =~ ^[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_./:,+-]*$ ]] ||
@@ -53,12 +61,12 @@ fi
 "$HARNESS/mkcpio.sh" "$build" "$run/overlay" "$run/overlay.cpio"
 cat "$build/initramfs.cpio" "$run/overlay.cpio" > "$run/initrd.cpio"
 
-say "booting $variant guest ($mode, timeout ${timeout_s}s)"
-# tsc=reliable: the two vCPUs are two sockets, so the kernel would distrust
+say "booting $variant guest ($mode, $cpus vCPUs, timeout ${timeout_s}s)"
+# tsc=reliable: the vCPUs are separate sockets, so the kernel would distrust
 # the TSC and fall back to a slower or (without HPET) 4 ms-coarse clock.
 rc=0
 timeout --foreground -k 10 "$timeout_s" \
-	qemu-system-x86_64 -accel tcg -smp 2,sockets=2 -m "${VM_MEM:-1024}" \
+	qemu-system-x86_64 -accel tcg -smp "$cpus,sockets=$cpus" -m "${VM_MEM:-1024}" \
 	-nodefaults -display none -no-reboot \
 	-kernel "$kernel" -initrd "$run/initrd.cpio" \
 	-append "console=ttyS0 panic=-1 no_hash_pointers tsc=reliable ${VM_APPEND:-}" \
@@ -79,6 +87,16 @@ if [ -n "${OUT:-}" ]; then
 	mkdir -p "$OUT"
 	cp -a "$run/out/." "$OUT/"
 fi
+# A guest that did not bring up every vCPU (or fell back to the jiffies
+# clocksource) would test something else than asked for.
+info=$run/out/guest-info.txt
+gcpus=$(sed -n 's/^cpus=//p' "$info" 2>/dev/null || true)
+gclock=$(sed -n 's/^clocksource=//p' "$info" 2>/dev/null || true)
+say "guest had ${gcpus:-?} CPUs online, clocksource ${gclock:-?}, kernel $(sed -n 's/^version=//p' "$info" 2>/dev/null || true)"
+[ "$gcpus" = "$cpus" ] ||
+	die "the guest had ${gcpus:-?} CPUs online, not the $cpus it was given (CONFIG_NR_CPUS? MP table?); console log: $run/console.log"
+[ "$gclock" != jiffies ] ||
+	die "the guest fell back to the jiffies clocksource (no TSC, HPET or PM timer); console log: $run/console.log"
 if [ "$mode" = cmd ]; then
 	status=$(cat "$run/out/status" 2>/dev/null || echo 1)
 	say "command exited with status $status"

@@ -7,7 +7,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-variant=${1:?usage: vm.sh debug|release [CMD]}
+variant=${1:?usage: vm.sh debug|release|preempt [CMD]}
 check_variant "$variant"
 "$HARNESS/prepare.sh"
 "$HARNESS/build.sh" "$variant"
