@@ -1,20 +1,33 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mp3prof control file fuzzer.
+ * mp3prof fuzzers: the control file and the session ioctls.
  *
- * Several threads write random and adversarial commands to
- * /proc/mp3prof/status, one write() or pwrite() per command.  Every command
- * is checked against a model of the documented grammar and errors: each
- * writer owns a few live processes (children, or the test process itself)
- * and knows exactly whether each is registered; dead pids and pids above
- * pid_max must give ESRCH; one child is shared by all writers, so its
- * commands race and only the number of successes is known.  After every
- * batch the listing must hold exactly the processes the accepted commands
- * registered.
+ * Control file (fuzz.control_file): several threads write random and
+ * adversarial commands to /proc/mp3prof/status, one write() or pwrite()
+ * per command.  Every command is checked against a model of the
+ * documented grammar and errors: each writer owns a few live processes
+ * (children, or the test process itself) and knows exactly whether each is
+ * registered; dead pids and pids above pid_max must give ESRCH; one child
+ * is shared by all writers, so its commands race and only the number of
+ * successes is known.  After every batch the listing must hold exactly the
+ * processes the accepted commands registered.
+ *
+ * Session ioctls (ioctl_fuzz.sessions): threads issue random
+ * MP3PROF_IOC_SESSION, ADD and REMOVE calls (and unknown commands, mmaps,
+ * closes) with random sizes, flags, tails, bad pointers and descriptors
+ * (pidfds of live, exited and reaped processes and of a thread, other
+ * descriptors, -1, closed ones) on sessions of their own in every state
+ * (unbound, following the default ring, configured, mapped, ended), each
+ * result checked against a model of the documented errors and state.
+ * After every batch the sessions' registries must be what the model says:
+ * through the API (ADD of a sampled process is EEXIST, REMOVE of another
+ * ENOENT) and, for mapped per-process sessions, through the process
+ * records of a sample taken after the batch.
  *
  * Environment:
  *   MP3PROF_FUZZ_SEED   seed (default: from the clock; always printed)
- *   MP3PROF_FUZZ_COUNT  number of commands (default 100000)
+ *   MP3PROF_FUZZ_COUNT  number of commands, and of ioctl calls (default
+ *                       100000 each)
  *   MP3PROF_FUZZ_SOAK   1: soak mode, 2000000 commands unless
  *                       MP3PROF_FUZZ_COUNT says otherwise, with progress
  */
@@ -23,12 +36,16 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include "../kselftest_harness.h"
 #include "mp3prof_util.h"
@@ -799,6 +816,1126 @@ TEST_F_TIMEOUT(fuzz, control_file, 7200)
 		       (unsigned long long)seed,
 		       (unsigned long long)((mp3_now_ns() - t0) / MP3_NSEC));
 	EXPECT_LT(0, tot_ok);
+}
+
+/* ====================================================== session ioctls */
+
+#define IF_THREADS	2
+#define IF_SESSIONS	3	/* per thread */
+#define IF_BATCH	1000	/* calls per thread between two checks */
+#define IF_LIVE		7	/* sampleable targets: */
+#define IF_SELF		4	/* 0-3 sleepers, the test process, */
+#define IF_P		5	/* a sleeper with a child */
+#define IF_C		6	/* and that child */
+#define IF_AREA		16384	/* argument area, a PROT_NONE page after it */
+#define IF_ENDED	4
+#define IF_MS		1000000ULL
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD	O_EXCL
+#endif
+
+enum tkind {
+	TK_LIVE,	/* one of the IF_LIVE processes */
+	TK_ZOMBIE,	/* exited, not reaped */
+	TK_REAPED,	/* exited and reaped */
+	TK_THREAD,	/* a thread of the test process (not its leader) */
+	TK_NOTPIDFD,	/* a descriptor that is no pidfd */
+	TK_CLOSED,	/* a descriptor number that is not open */
+	TK_NONE,	/* a pid number above pid_max */
+};
+
+struct itarget {
+	int kind;
+	int bit;	/* TK_LIVE: which one */
+	pid_t pid;	/* 0: none to name it by */
+	int fd;		/* pidfd (or other descriptor); -1: none */
+};
+
+enum { SS_UNBOUND, SS_DEFAULT, SS_SESSION, SS_MAPPED };
+
+struct isess {
+	int fd;
+	int state;
+	uint64_t flags, period;
+	uint32_t max;
+	uint32_t added;		/* added with ADD */
+	uint32_t desc;		/* sampled as a descendant (C under P) */
+	int pending;		/* per-process: last records that may be due */
+	bool active;		/* sampling may run although nothing is added */
+	uint64_t last_head;	/* what read() last returned on the file */
+	uint64_t mark;		/* the head after the last REMOVE */
+	struct mp3_ring r;	/* SS_MAPPED */
+	uint64_t pos;		/* next record to check */
+};
+
+struct iended {
+	struct mp3_ring r;
+	uint64_t head;
+};
+
+/* Accepted results of one call: 0 or -errno values. */
+struct acc {
+	int n;
+	int v[8];
+};
+
+static void acc_add(struct acc *a, int e)
+{
+	int i;
+
+	for (i = 0; i < a->n; i++)
+		if (a->v[i] == e)
+			return;
+	if (a->n < (int)ARRAY_SIZE(a->v))
+		a->v[a->n++] = e;
+}
+
+static bool acc_has(const struct acc *a, int e)
+{
+	int i;
+
+	for (i = 0; i < a->n; i++)
+		if (a->v[i] == e)
+			return true;
+	return false;
+}
+
+struct ifuzz;
+
+struct ithread {
+	struct ifuzz *f;
+	pthread_t th;
+	int idx;
+	uint64_t rng;
+	uint64_t calls;
+	struct isess s[IF_SESSIONS];
+	struct iended ended[IF_ENDED];
+	int nr_ended;
+	unsigned char *area, *guard;
+	/* statistics */
+	uint64_t nr_ok, nr_einval, nr_e2big, nr_efault, nr_ebadf, nr_esrch;
+	uint64_t nr_eexist, nr_enoent, nr_enospc, nr_ebusy, nr_enotty;
+	uint64_t nr_checks, nr_record_checks, nr_lost, nr_closed;
+	int nr_fails;
+	char fails[MAX_FAILS][320];
+};
+
+struct ifuzz {
+	struct ithread t[IF_THREADS];
+	struct itarget tg[32];
+	int ntg;
+	pid_t live[IF_LIVE];
+	uint64_t per_thread;	/* calls per thread */
+	long long gmax;
+	int failed;
+};
+
+static void ifail(struct ithread *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (t->nr_fails < MAX_FAILS) {
+		va_start(ap, fmt);
+		vsnprintf(t->fails[t->nr_fails], sizeof(t->fails[0]), fmt, ap);
+		va_end(ap);
+	}
+	t->nr_fails++;
+	__atomic_store_n(&t->f->failed, 1, __ATOMIC_RELAXED);
+}
+
+static void icount(struct ithread *t, int ret)
+{
+	switch (ret) {
+	case 0: t->nr_ok++; break;
+	case -EINVAL: t->nr_einval++; break;
+	case -E2BIG: t->nr_e2big++; break;
+	case -EFAULT: t->nr_efault++; break;
+	case -EBADF: t->nr_ebadf++; break;
+	case -ESRCH: t->nr_esrch++; break;
+	case -EEXIST: t->nr_eexist++; break;
+	case -ENOENT: t->nr_enoent++; break;
+	case -ENOSPC: t->nr_enospc++; break;
+	case -EBUSY: t->nr_ebusy++; break;
+	case -ENOTTY: t->nr_enotty++; break;
+	}
+}
+
+static const char *errname(int e)
+{
+	return e ? strerror(-e) : "success";
+}
+
+static void icheck(struct ithread *t, const char *what, const struct acc *a, int ret)
+{
+	char exp[128] = "";
+	int i, n = 0;
+
+	icount(t, ret);
+	if (acc_has(a, ret))
+		return;
+	for (i = 0; i < a->n; i++)
+		n += snprintf(exp + n, sizeof(exp) - n, "%s%s", i ? "/" : "",
+			      errname(a->v[i]));
+	ifail(t, "thread %d call %llu: %s: expected %s, got %s", t->idx,
+	      (unsigned long long)t->calls, what, exp, errname(ret));
+}
+
+static uint32_t present(const struct isess *s)
+{
+	return s->added | s->desc;
+}
+
+static bool is_session(const struct isess *s)
+{
+	return s->state == SS_SESSION || s->state == SS_MAPPED;
+}
+
+/* The session's head, through read() (which any session's file has). */
+static uint64_t cur_head(struct isess *s)
+{
+	uint64_t v;
+
+	if (read(s->fd, &v, sizeof(v)) == sizeof(v))
+		s->last_head = v;
+	return s->last_head;
+}
+
+static uint32_t pow2_floor(uint64_t n)
+{
+	uint64_t p = 1;
+
+	while (p * 2 <= n)
+		p *= 2;
+	return p;
+}
+
+/* The documented limits: 0 and the effective max_procs, or -EINVAL. */
+static int cfg_valid(const struct mp3prof_session_config *c, long long gmax,
+		     uint32_t *max)
+{
+	uint64_t period = c->period_ns ?: 50 * IF_MS;
+	uint64_t pages = c->ring_pages ?: 128;
+	bool per_proc = c->flags & MP3PROF_SESSION_PER_PROCESS;
+	uint32_t nr, m = c->max_procs;
+
+	if (c->flags & ~(MP3PROF_SESSION_PER_PROCESS | MP3PROF_SESSION_TREE))
+		return -EINVAL;
+	if (period < MP3PROF_PERIOD_MIN_NS || period > MP3PROF_PERIOD_MAX_NS)
+		return -EINVAL;
+	if (pages > 65536 || m > gmax)
+		return -EINVAL;
+	if (!m)
+		m = gmax < 1024 ? gmax : 1024;
+	nr = pow2_floor(pages * 4096 / 64);
+	if (per_proc && m >= nr / 2) {
+		if (c->max_procs)
+			return -EINVAL;
+		m = nr / 2 - 1;
+	}
+	if (!m)
+		return -EINVAL;
+	*max = m;
+	return 0;
+}
+
+/*
+ * Where the argument goes: normally at the start of the area, whose rest
+ * is zero; or NULL; or straddling the end of the readable area by
+ * @*readable bytes.  Returns the pointer.
+ */
+static unsigned char *place(struct ithread *t, const void *obj, size_t objsz,
+			    size_t size, int where, size_t *readable)
+{
+	unsigned char *p;
+
+	if (where == 1) {
+		*readable = 0;
+		return NULL;
+	}
+	if (where == 2 && size) {
+		*readable = rn(&t->rng, size);	/* less than size: faults */
+		p = t->guard - *readable;
+		memcpy(p, obj, objsz < *readable ? objsz : *readable);
+		return p;
+	}
+	*readable = size;
+	memcpy(t->area, obj, objsz);
+	return t->area;
+}
+
+static void unplace(struct ithread *t, unsigned char *p, size_t size, size_t readable)
+{
+	if (p == t->area)
+		memset(t->area, 0, size < IF_AREA ? size : IF_AREA);
+	else if (p)
+		memset(p, 0, readable);
+}
+
+static size_t pick_size(struct ithread *t, size_t ver0)
+{
+	unsigned int k = rn(&t->rng, 100);
+
+	if (k < 75)
+		return ver0;
+	if (k < 85)
+		return rn(&t->rng, ver0);
+	if (k < 97)
+		return ver0 + 1 + rn(&t->rng, 64);
+	return 16383;	/* the largest a command encodes */
+}
+
+/* Size, pointer and tail errors of a size-versioned argument; false: none. */
+static bool arg_errors(struct acc *a, size_t size, size_t ver0, unsigned char *p,
+		       size_t readable, bool tail)
+{
+	if (size < ver0) {
+		acc_add(a, -EINVAL);
+		return true;
+	}
+	if (!p || readable < size) {
+		acc_add(a, -EFAULT);
+		return true;
+	}
+	if (tail) {
+		acc_add(a, -E2BIG);
+		return true;
+	}
+	return false;
+}
+
+static void op_session(struct ithread *t, struct isess *s)
+{
+	static const uint64_t periods[] = {
+		0, 1 * IF_MS, 2 * IF_MS, 5 * IF_MS, 10 * IF_MS, 20 * IF_MS, 50 * IF_MS,
+	};
+	static const uint64_t bad_periods[] = {
+		1, MP3PROF_PERIOD_MIN_NS - 1, MP3PROF_PERIOD_MAX_NS + 1, ~0ULL,
+	};
+	struct mp3prof_session_config c = { 0 };
+	uint64_t *rng = &t->rng;
+	unsigned int k = rn(rng, 100);
+	size_t size, readable;
+	unsigned char *p;
+	bool tail = false;
+	struct acc a = { 0 };
+	uint32_t max = 0;
+	int ret, where = 0;
+
+	c.flags = rn(rng, 4);
+	if (rn(rng, 10) == 0)
+		c.flags |= 1ULL << (2 + rn(rng, 62));
+	if (k < 80)
+		c.period_ns = periods[rn(rng, ARRAY_SIZE(periods))];
+	else if (k < 85)
+		c.period_ns = rn(rng, 2) ? MP3PROF_PERIOD_MIN_NS : MP3PROF_PERIOD_MAX_NS;
+	else
+		c.period_ns = bad_periods[rn(rng, ARRAY_SIZE(bad_periods))];
+	k = rn(rng, 100);
+	c.ring_pages = k < 90 ? rn(rng, 17) : k < 95 ? 65537 : 65537 + rn(rng, 1 << 30);
+	k = rn(rng, 100);
+	c.max_procs = k < 40 ? 0 : k < 80 ? 1 + rn(rng, 8) : k < 90 ? 9 + rn(rng, 2000) :
+		      k < 95 ? t->f->gmax + 1 : ~0U;
+
+	size = pick_size(t, MP3PROF_SESSION_CONFIG_SIZE_VER0);
+	k = rn(rng, 100);
+	if (k < 3)
+		where = 1;
+	else if (k < 6)
+		where = 2;
+	p = place(t, &c, sizeof(c), size, where, &readable);
+	if (p == t->area && size > sizeof(c) && rn(rng, 2)) {
+		t->area[sizeof(c) + rn(rng, size - sizeof(c))] = 1 + rn(rng, 255);
+		tail = true;
+	}
+
+	if (!arg_errors(&a, size, MP3PROF_SESSION_CONFIG_SIZE_VER0, p, readable, tail)) {
+		ret = cfg_valid(&c, t->f->gmax, &max);
+		if (ret) {
+			acc_add(&a, ret);
+		} else if (s->state == SS_DEFAULT || s->state == SS_MAPPED ||
+			   (s->state == SS_SESSION && present(s))) {
+			acc_add(&a, -EBUSY);
+		} else if (s->state == SS_SESSION && (s->pending || s->active)) {
+			acc_add(&a, 0);
+			acc_add(&a, -EBUSY);
+		} else {
+			acc_add(&a, 0);
+		}
+	}
+	ret = mp3_ioctl_sized(s->fd, MP3PROF_IOC_SESSION, p, size);
+	unplace(t, p, size, readable);
+	icheck(t, "SESSION", &a, ret);
+	if (!ret && acc_has(&a, 0)) {
+		s->state = SS_SESSION;
+		s->flags = c.flags;
+		s->period = c.period_ns ?: 50 * IF_MS;
+		s->max = max;
+		s->added = s->desc = 0;
+		s->pending = 0;
+		s->active = false;
+		s->last_head = s->mark = 0;	/* a new ring */
+	}
+}
+
+static const struct itarget *pick_target(struct ithread *t, bool by_pid)
+{
+	struct ifuzz *f = t->f;
+	const struct itarget *g;
+	int tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		unsigned int k = rn(&t->rng, 100);
+		int want = k < 60 ? TK_LIVE : k < 68 ? TK_ZOMBIE : k < 76 ? TK_REAPED :
+			   k < 84 ? TK_THREAD : k < 90 ? TK_NOTPIDFD : k < 95 ? TK_CLOSED :
+			   TK_NONE;
+
+		g = &f->tg[rn(&t->rng, f->ntg)];
+		if (g->kind != want && rn(&t->rng, 4))
+			continue;
+		if (by_pid ? g->pid > 0 : g->fd >= 0)
+			return g;
+	}
+	return &f->tg[0];
+}
+
+/* Expected results of ADD/REMOVE of a well-formed target; false if unknown. */
+static bool target_expect(struct ithread *t, struct isess *s, bool add, bool by_pid,
+			  const struct itarget *g, struct acc *a)
+{
+	uint32_t bit, n;
+
+	switch (g->kind) {
+	case TK_LIVE:
+		break;
+	case TK_ZOMBIE:
+	case TK_THREAD:
+		acc_add(a, add ? -ESRCH : -ENOENT);
+		return true;
+	case TK_REAPED:
+		acc_add(a, add || by_pid ? -ESRCH : -ENOENT);
+		return true;
+	case TK_NONE:
+		acc_add(a, -ESRCH);
+		return true;
+	default:
+		acc_add(a, -EBADF);
+		return true;
+	}
+	bit = 1U << g->bit;
+	if (!add) {
+		acc_add(a, (s->added & bit) ? 0 : (s->desc & bit) ? -EINVAL : -ENOENT);
+		return true;
+	}
+	if (present(s) & bit) {
+		acc_add(a, -EEXIST);
+		return true;
+	}
+	n = __builtin_popcount(present(s));
+	if (s->flags & MP3PROF_SESSION_TREE) {
+		/* what the model does not follow: see op_target() */
+		if (g->bit == IF_SELF)
+			return false;
+		if (g->bit == IF_P && (s->added & (1U << IF_C)))
+			return false;
+		if (g->bit == IF_P && n < s->max && n + s->pending + 2 > s->max)
+			return false;
+	}
+	if (n >= s->max) {
+		acc_add(a, -ENOSPC);
+	} else if (n + s->pending >= s->max) {
+		acc_add(a, -ENOSPC);
+		acc_add(a, 0);
+	} else {
+		acc_add(a, 0);
+	}
+	return true;
+}
+
+/*
+ * ADD or REMOVE.  The model leaves out what depends on when samples are
+ * taken: in a whole-tree session it never adds the test process (all
+ * targets would be its descendants), nor P while its child C is added on
+ * its own (C's parent link appears at a later sample), nor P when C might
+ * not fit.
+ */
+static bool op_target(struct ithread *t, struct isess *s, bool add)
+{
+	struct mp3prof_target x = { 0 };
+	uint64_t *rng = &t->rng;
+	bool by_pid = rn(rng, 100) < 40, tail = false;
+	const struct itarget *g = pick_target(t, by_pid);
+	size_t size, readable, tail_at = 0;
+	unsigned char *p;
+	struct acc a = { 0 };
+	unsigned int k;
+	int ret, where = 0;
+	bool known = true;
+
+	if (by_pid) {
+		x.flags = MP3PROF_TARGET_PID;
+		x.pid = g->pid;
+	} else {
+		x.pidfd = g->fd;
+	}
+	if (rn(rng, 4) == 0) {
+		switch (rn(rng, 7)) {
+		case 0:
+			x.flags |= 1U << (1 + rn(rng, 31));
+			break;
+		case 1:
+			x.__reserved = 1 + rn(rng, 1000);
+			break;
+		case 2:	/* both */
+			x.pid = g->pid ?: 1;
+			x.pidfd = g->fd >= 0 ? g->fd : 3;
+			break;
+		case 3:
+			x.flags = MP3PROF_TARGET_PID;
+			x.pidfd = 0;
+			x.pid = -(int)rn(rng, 3);
+			break;
+		case 4:
+			x.flags = 0;
+			x.pid = 0;
+			x.pidfd = rn(rng, 2) ? -1 : INT32_MIN;
+			break;
+		case 5:
+			x.flags = 0;
+			x.pid = 0;
+			x.pidfd = 1 << 20;
+			break;
+		default:
+			x.flags = MP3PROF_TARGET_PID;
+			x.pidfd = 0;
+			x.pid = INT32_MIN;
+			break;
+		}
+	}
+	size = pick_size(t, MP3PROF_TARGET_SIZE_VER0);
+	k = rn(rng, 100);
+	if (k < 2)
+		where = 1;
+	else if (k < 4)
+		where = 2;
+	if (where == 0 && size > sizeof(x) && rn(rng, 2)) {
+		tail = true;
+		tail_at = sizeof(x) + rn(rng, size - sizeof(x));
+	}
+
+	/* the expected results, before anything is done */
+	readable = where == 0 ? size : where == 1 ? 0 : rn(rng, size ?: 1);
+	if (!arg_errors(&a, size, MP3PROF_TARGET_SIZE_VER0, where == 1 ? NULL : t->area,
+			readable, tail)) {
+		if (!is_session(s)) {
+			acc_add(&a, -EINVAL);
+		} else if ((x.flags & ~MP3PROF_TARGET_PID) || x.__reserved) {
+			acc_add(&a, -EINVAL);
+		} else if (x.flags) {
+			if (x.pidfd || x.pid <= 0)
+				acc_add(&a, -EINVAL);
+			else if (x.pid == g->pid)
+				known = target_expect(t, s, add, true, g, &a);
+			else
+				acc_add(&a, -ESRCH);
+		} else if (x.pid) {
+			acc_add(&a, -EINVAL);
+		} else if (x.pidfd < 0) {
+			acc_add(&a, -EBADF);
+		} else if (x.pidfd == g->fd) {
+			known = target_expect(t, s, add, false, g, &a);
+		} else {
+			acc_add(&a, -EBADF);	/* fd 3 or 1 << 20: no pidfd */
+		}
+	}
+	if (!known)
+		return false;	/* regenerate */
+
+	if (where == 1) {
+		p = NULL;
+	} else if (where == 2) {
+		p = t->guard - readable;
+		memcpy(p, &x, sizeof(x) < readable ? sizeof(x) : readable);
+	} else {
+		p = t->area;
+		memcpy(p, &x, sizeof(x));
+		if (tail)
+			p[tail_at] = 1 + rn(rng, 255);
+	}
+	ret = mp3_ioctl_sized(s->fd, add ? MP3PROF_IOC_ADD : MP3PROF_IOC_REMOVE, p, size);
+	unplace(t, p, size, readable);
+	if (!acc_has(&a, ret) && (g->kind == TK_REAPED || g->kind == TK_NONE) &&
+	    x.flags && g->pid && kill(g->pid, 0) == 0) {
+		/* somebody else's process got the number: no driver bug */
+		if (!ret && add)
+			mp3_session_remove_pid(s->fd, g->pid);
+		return true;
+	}
+	icheck(t, add ? "ADD" : "REMOVE", &a, ret);
+	if (ret || g->kind != TK_LIVE || !acc_has(&a, 0))
+		return true;
+	if (add) {
+		s->added |= 1U << g->bit;
+		if ((s->flags & MP3PROF_SESSION_TREE) && g->bit == IF_P &&
+		    !(present(s) & (1U << IF_C)))
+			s->desc |= 1U << IF_C;
+		s->active = true;
+	} else {
+		uint32_t gone = 1U << g->bit;
+
+		if ((s->flags & MP3PROF_SESSION_TREE) && g->bit == IF_P)
+			gone |= s->desc & (1U << IF_C);
+		s->added &= ~gone;
+		s->desc &= ~gone;
+		if (s->flags & MP3PROF_SESSION_PER_PROCESS)
+			s->pending += __builtin_popcount(gone);
+		/* a sample after this accounts what was removed */
+		s->mark = cur_head(s);
+	}
+	return true;
+}
+
+static void op_unknown(struct ithread *t, struct isess *s)
+{
+	unsigned int dir = rn(&t->rng, 4), nr = rn(&t->rng, 256);
+	unsigned long cmd;
+	struct acc a = { 0 };
+	int ret;
+
+	if (dir == _IOC_WRITE && nr <= 2)
+		nr = 3 + rn(&t->rng, 253);
+	cmd = _IOC(dir, MP3PROF_IOC_MAGIC, nr, rn(&t->rng, 1 << _IOC_SIZEBITS));
+	if (rn(&t->rng, 8) == 0)
+		cmd = TCGETS;
+	acc_add(&a, -ENOTTY);
+	ret = ioctl(s->fd, cmd, t->area) < 0 ? -errno : 0;
+	icheck(t, "unknown command", &a, ret);
+}
+
+/* Bad mappings change nothing; a good one makes the configuration final. */
+static void op_mmap(struct ithread *t, struct isess *s)
+{
+	size_t ps = mp3_page_size();
+	struct acc a = { 0 };
+	void *m;
+	int ret;
+
+	switch (rn(&t->rng, 4)) {
+	case 0:
+		m = mmap(NULL, ps, PROT_READ, MAP_PRIVATE, s->fd, 0);
+		acc_add(&a, -EINVAL);
+		break;
+	case 1:
+		m = mmap(NULL, ps, PROT_READ, MAP_SHARED, s->fd, ps);
+		acc_add(&a, -EINVAL);
+		break;
+	case 2:
+		m = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+		acc_add(&a, -EACCES);	/* the file is read-only */
+		break;
+	default:
+		if (s->state == SS_SESSION) {
+			ret = mp3_session_map(&s->r, s->fd);
+			acc_add(&a, 0);
+			icheck(t, "session mmap", &a, ret);
+			if (!ret) {
+				s->state = SS_MAPPED;
+				s->pos = 0;
+			}
+			return;
+		}
+		m = mmap(NULL, ps, PROT_READ, MAP_SHARED, s->fd, 0);
+		acc_add(&a, 0);
+		break;
+	}
+	ret = m == MAP_FAILED ? -errno : 0;
+	if (m != MAP_FAILED)
+		munmap(m, ps);
+	icheck(t, "mmap", &a, ret);
+	if (!ret && s->state == SS_UNBOUND)
+		s->state = SS_DEFAULT;
+}
+
+static int isess_open(struct isess *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->r.fd = -1;
+	s->fd = open(MP3_DEV, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	return s->fd < 0 ? -errno : 0;
+}
+
+/* Close the file: a mapped ring ends and stays readable. */
+static void op_close(struct ithread *t, struct isess *s)
+{
+	if (s->state == SS_MAPPED && t->nr_ended < IF_ENDED) {
+		struct iended *e = &t->ended[t->nr_ended++];
+
+		close(s->fd);
+		e->r = s->r;
+		e->r.fd = -1;
+		e->head = mp3_head(&e->r);
+		if (!(mp3_hdr_flags(&e->r) & MP3PROF_HDR_ENDED))
+			ifail(t, "thread %d: closed session's ring not ENDED", t->idx);
+	} else {
+		if (s->state == SS_MAPPED)
+			munmap(s->r.hdr, s->r.len);
+		close(s->fd);
+	}
+	if (isess_open(s))
+		ifail(t, "thread %d: open: %s", t->idx, strerror(errno));
+}
+
+static void one_op(struct ithread *t)
+{
+	struct isess *s = &t->s[rn(&t->rng, IF_SESSIONS)];
+	unsigned int k = rn(&t->rng, 1000);
+	int tries;
+
+	if (k < 220) {
+		op_session(t, s);
+	} else if (k < 580) {
+		for (tries = 0; tries < 100 && !op_target(t, s, true); tries++)
+			;
+	} else if (k < 880) {
+		for (tries = 0; tries < 100 && !op_target(t, s, false); tries++)
+			;
+	} else if (k < 940) {
+		op_unknown(t, s);
+	} else if (k < 990) {
+		op_mmap(t, s);
+	} else {
+		op_close(t, s);
+	}
+	t->calls++;
+}
+
+/* The newest sample of a ring with its records: 0 or -errno. */
+static int newest_sample(const struct mp3_ring *r, struct mp3prof_sample *smp,
+			 struct mp3prof_proc_record *procs, unsigned int max)
+{
+	int tries, ret = -ESTALE;
+
+	for (tries = 0; tries < 20; tries++) {
+		uint64_t h = mp3_head(r), i, next;
+		uint64_t low = h > r->hdr->nr_records ? h - r->hdr->nr_records : 0;
+		union mp3_rec rec;
+
+		for (i = h; i-- > low;) {
+			if (mp3_ring_get_rec(r, i, &rec))
+				break;
+			if (rec.h.type != MP3PROF_RECORD_SAMPLE)
+				continue;
+			ret = mp3_ring_get_sample(r, i, smp, procs, max, &next);
+			if (!ret && next != h)
+				ret = -EPROTO;	/* not the newest after all */
+			break;
+		}
+		if (ret != -ESTALE)
+			return ret;
+	}
+	return ret;
+}
+
+/* Every record of a mapped session since the last check. */
+static void check_records(struct ithread *t, struct isess *s, int si)
+{
+	struct mp3prof_proc_record recs[16];
+	struct mp3prof_sample smp;
+	bool per_proc = s->flags & MP3PROF_SESSION_PER_PROCESS;
+	bool tree = s->flags & MP3PROF_SESSION_TREE;
+	uint64_t end = mp3_head(&s->r), lost = 0;
+	struct ifuzz *f = t->f;
+	int ret;
+
+	if (end - s->pos > s->r.hdr->nr_records)
+		s->pos = end - s->r.hdr->nr_records;
+	while ((ret = mp3_ring_next_sample(&s->r, &s->pos, end, &smp, recs,
+					   ARRAY_SIZE(recs), &lost)) == 1) {
+		uint64_t min = 0, maj = 0, cpu = 0;
+		uint32_t i, j;
+
+		if (smp.nr_exited)
+			ifail(t, "thread %d session %d: nr_exited %u", t->idx, si, smp.nr_exited);
+		if (!per_proc)
+			continue;
+		if (smp.nr_procs > IF_LIVE * 2)
+			ifail(t, "thread %d session %d: %u processes", t->idx, si, smp.nr_procs);
+		for (i = 0; i < smp.nr_procs; i++) {
+			const struct mp3prof_proc_record *p = &recs[i];
+			uint16_t ok = MP3PROF_PROC_REMOVED;
+
+			if (tree && p->pid == (uint32_t)f->live[IF_C])
+				ok |= MP3PROF_PROC_NEW;
+			if (p->flags & ~ok)
+				ifail(t, "thread %d session %d: pid %u flags %#x", t->idx, si,
+				      p->pid, p->flags);
+			if (p->ppid && !(tree && p->pid == (uint32_t)f->live[IF_C] &&
+					 p->ppid == (uint32_t)f->live[IF_P]))
+				ifail(t, "thread %d session %d: pid %u ppid %u", t->idx, si,
+				      p->pid, p->ppid);
+			for (j = 0; j < i; j++)
+				if (recs[j].pid == p->pid)
+					ifail(t, "thread %d session %d: pid %u twice", t->idx,
+					      si, p->pid);
+			min += p->min_flt;
+			maj += p->maj_flt;
+			cpu += p->cpu_ns;
+		}
+		if (min != smp.min_flt || maj != smp.maj_flt || cpu != smp.cpu_ns)
+			ifail(t, "thread %d session %d: records do not sum to sample %llu",
+			      t->idx, si, (unsigned long long)smp.seq);
+	}
+	if (ret < 0)
+		ifail(t, "thread %d session %d: bad ring: %s", t->idx, si, strerror(-ret));
+	t->nr_lost += lost;
+}
+
+/* Wait for a sample taken after now: 1, 0 if none came. */
+static int sample_after_now(struct isess *s, unsigned int timeout_ms)
+{
+	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+	uint64_t h = cur_head(s);
+
+	if (poll(&pfd, 1, timeout_ms) != 1)
+		return 0;
+	return cur_head(s) != h;
+}
+
+/*
+ * After a batch: what each session samples is what the model says.  Via
+ * the API on every session; via the records of a sample taken now on
+ * mapped per-process ones; and pending last records and idle sampling
+ * are settled by waiting for a sample.
+ */
+static void check_sessions(struct ithread *t)
+{
+	struct ifuzz *f = t->f;
+	int si, b, i;
+
+	for (si = 0; si < IF_SESSIONS; si++) {
+		struct isess *s = &t->s[si];
+		uint32_t want = present(s);
+		int ret;
+
+		if (!is_session(s)) {
+			ret = mp3_session_add_pid(s->fd, f->live[0]);
+			if (ret != -EINVAL)
+				ifail(t, "thread %d session %d: not a session, ADD gives %s",
+				      t->idx, si, errname(ret));
+			continue;
+		}
+		for (b = 0; b < IF_LIVE; b++) {
+			uint32_t bit = 1U << b;
+
+			if (want & bit) {
+				ret = mp3_session_add_pid(s->fd, f->live[b]);
+				if (ret != -EEXIST)
+					ifail(t, "thread %d session %d: process %d should be sampled: ADD gives %s",
+					      t->idx, si, b, errname(ret));
+			}
+			if (!(s->added & bit)) {
+				int exp = (s->desc & bit) ? -EINVAL : -ENOENT;
+
+				ret = mp3_session_remove_pid(s->fd, f->live[b]);
+				if (ret != exp)
+					ifail(t, "thread %d session %d: process %d: REMOVE gives %s, not %s",
+					      t->idx, si, b, errname(ret), errname(exp));
+			}
+		}
+		t->nr_checks++;
+		if (s->state == SS_MAPPED)
+			check_records(t, s, si);
+		/* a sample since the last REMOVE accounted what it removed */
+		if (cur_head(s) != s->mark) {
+			s->pending = 0;
+			if (!want)
+				s->active = false;
+		}
+		if (s->period > 100 * IF_MS || !(want || s->pending || s->active))
+			continue;
+		ret = sample_after_now(s, 3 * s->period / IF_MS + 3000);
+		if (!ret) {
+			ifail(t, "thread %d session %d: sampling stopped (%#x sampled, %d pending, %s)",
+			      t->idx, si, want, s->pending, s->active ? "active" : "idle");
+			continue;
+		}
+		s->pending = 0;
+		if (!want)
+			s->active = false;
+		if (s->state != SS_MAPPED || !want)
+			continue;
+		/* the newest sample, taken after the batch: exactly the model's */
+		{
+			struct mp3prof_proc_record recs[16];
+			struct mp3prof_sample smp;
+			uint32_t seen = 0, n = 0;
+
+			if (!(s->flags & MP3PROF_SESSION_PER_PROCESS)) {
+				/* one more: no removed process is carried in it */
+				if (sample_after_now(s, 3 * s->period / IF_MS + 3000) != 1 ||
+				    newest_sample(&s->r, &smp, recs, 0))
+					continue;
+				if (smp.nr_procs != (uint32_t)__builtin_popcount(want))
+					ifail(t, "thread %d session %d: %u processes sampled, %d in the model",
+					      t->idx, si, smp.nr_procs, __builtin_popcount(want));
+				continue;
+			}
+			ret = newest_sample(&s->r, &smp, recs, ARRAY_SIZE(recs));
+			if (ret) {
+				t->nr_lost++;
+				continue;
+			}
+			for (i = 0; i < (int)smp.nr_procs; i++) {
+				if (recs[i].flags & MP3PROF_PROC_REMOVED)
+					continue;
+				for (b = 0; b < IF_LIVE; b++)
+					if (recs[i].pid == (uint32_t)f->live[b])
+						break;
+				if (b == IF_LIVE)
+					ifail(t, "thread %d session %d: record of pid %u",
+					      t->idx, si, recs[i].pid);
+				else
+					seen |= 1U << b;
+				n++;
+			}
+			if (seen != want || n != (uint32_t)__builtin_popcount(want))
+				ifail(t, "thread %d session %d: records show %#x (%u), the model %#x",
+				      t->idx, si, seen, n, want);
+			t->nr_record_checks++;
+		}
+	}
+	/* ended sessions: readable, and their head does not move */
+	for (i = 0; i < t->nr_ended; i++) {
+		struct iended *e = &t->ended[i];
+
+		if (mp3_head(&e->r) != e->head)
+			ifail(t, "thread %d: an ended session's head moved", t->idx);
+		if (!(mp3_hdr_flags(&e->r) & MP3PROF_HDR_ENDED))
+			ifail(t, "thread %d: ended session not ENDED", t->idx);
+		munmap(e->r.hdr, e->r.len);
+		t->nr_closed++;
+	}
+	t->nr_ended = 0;
+}
+
+static void *ifuzz_fn(void *p)
+{
+	struct ithread *t = p;
+	uint64_t done = 0;
+
+	while (done < t->f->per_thread && !__atomic_load_n(&t->f->failed, __ATOMIC_RELAXED)) {
+		uint64_t i;
+
+		for (i = 0; i < IF_BATCH && done < t->f->per_thread; i++, done++)
+			one_op(t);
+		check_sessions(t);
+	}
+	return NULL;
+}
+
+/* A sleeper that forks a sleeping child: *child gets its pid. */
+static pid_t spawn_parent_sleeper(pid_t *child)
+{
+	pid_t parent = getpid(), pid;
+	int pp[2];
+
+	if (pipe(pp))
+		return -errno;
+	pid = fork();
+	if (pid == 0) {
+		pid_t c;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(0);
+		c = fork();
+		if (c == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			for (;;)
+				pause();
+		}
+		if (write(pp[1], &c, sizeof(c)) != sizeof(c))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(pp[1]);
+	if (pid > 0) {
+		mp3_track_child(pid);
+		if (read(pp[0], child, sizeof(*child)) != sizeof(*child))
+			*child = -1;
+	}
+	close(pp[0]);
+	return pid;
+}
+
+static void *ifuzz_thread_target(void *p)
+{
+	pid_t *tid = p;
+
+	__atomic_store_n(tid, gettid(), __ATOMIC_RELEASE);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+FIXTURE(ioctl_fuzz) {
+	struct ifuzz f;
+};
+
+FIXTURE_SETUP(ioctl_fuzz)
+{
+	struct ifuzz *f = &self->f;
+	long long pid_max;
+	pthread_t th;
+	pid_t tid = 0, c = -1, z;
+	int i, fd;
+
+	memset(f, 0, sizeof(*f));
+	if (!mp3_loaded())
+		SKIP(return, "mp3prof not loaded");
+	if (geteuid() != 0)
+		SKIP(return, "must be run as root (to add the fuzzer's targets as root does)");
+	ASSERT_EQ(0, mp3_prepare());
+	f->gmax = mp3_read_ull(MP3_PARAMS "max_procs");
+	ASSERT_LE(IF_THREADS * IF_SESSIONS * IF_LIVE * 2, f->gmax)
+		TH_LOG("max_procs is too small for the fuzzer's sessions");
+	pid_max = mp3_read_ull("/proc/sys/kernel/pid_max");
+	ASSERT_LT(0, pid_max);
+
+	for (i = 0; i < 4; i++) {
+		f->live[i] = mp3_spawn_sleeper();
+		ASSERT_LT(0, f->live[i]);
+	}
+	f->live[IF_SELF] = getpid();
+	f->live[IF_P] = spawn_parent_sleeper(&c);
+	ASSERT_LT(0, f->live[IF_P]);
+	ASSERT_LT(0, c);
+	f->live[IF_C] = c;
+	ASSERT_EQ(0, mp3_wait_sleeping(f->live[IF_P]));
+	ASSERT_EQ(0, mp3_wait_sleeping(c));
+	for (i = 0; i < IF_LIVE; i++) {
+		fd = mp3_pidfd_open(f->live[i]);
+		ASSERT_LE(0, fd);
+		f->tg[f->ntg++] = (struct itarget){ TK_LIVE, i, f->live[i], fd };
+	}
+	for (i = 0; i < 2; i++) {
+		z = fork();
+		ASSERT_LE(0, z);
+		if (!z)
+			_exit(0);
+		mp3_track_child(z);
+		fd = mp3_pidfd_open(z);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, waitid(P_PID, z, &(siginfo_t){ 0 }, WEXITED | WNOWAIT));
+		f->tg[f->ntg++] = (struct itarget){ TK_ZOMBIE, 0, z, fd };
+	}
+	for (i = 0; i < 2; i++) {
+		z = fork();
+		ASSERT_LE(0, z);
+		if (!z)
+			_exit(0);
+		fd = mp3_pidfd_open(z);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(z, waitpid(z, NULL, 0));
+		f->tg[f->ntg++] = (struct itarget){ TK_REAPED, 0, z, fd };
+	}
+	ASSERT_EQ(0, pthread_create(&th, NULL, ifuzz_thread_target, &tid));
+	while (!__atomic_load_n(&tid, __ATOMIC_ACQUIRE))
+		mp3_msleep(1);
+	fd = syscall(__NR_pidfd_open, tid, PIDFD_THREAD);
+	f->tg[f->ntg++] = (struct itarget){ TK_THREAD, 0, tid, fd };
+	fd = eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, fd);
+	f->tg[f->ntg++] = (struct itarget){ TK_NOTPIDFD, 0, 0, fd };
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	f->tg[f->ntg++] = (struct itarget){ TK_NOTPIDFD, 0, 0, fd };
+	fd = open(MP3_DEV, O_RDONLY | O_CLOEXEC);	/* an mp3prof file */
+	ASSERT_LE(0, fd);
+	f->tg[f->ntg++] = (struct itarget){ TK_NOTPIDFD, 0, 0, fd };
+	fd = dup(fd);
+	ASSERT_LE(0, fd);
+	close(fd);
+	f->tg[f->ntg++] = (struct itarget){ TK_CLOSED, 0, 0, fd };
+	f->tg[f->ntg++] = (struct itarget){ TK_NONE, 0, pid_max + 1, -1 };
+	f->tg[f->ntg++] = (struct itarget){ TK_NONE, 0, INT32_MAX, -1 };
+}
+
+FIXTURE_TEARDOWN(ioctl_fuzz)
+{
+	mp3_cleanup();
+}
+
+TEST_F_TIMEOUT(ioctl_fuzz, sessions, 7200)
+{
+	struct ifuzz *f = &self->f;
+	bool soak = env_u64("MP3PROF_FUZZ_SOAK", 0);
+	uint64_t seed, total, s, t0, calls = 0, ok = 0;
+	size_t ps = mp3_page_size();
+	int i, j;
+
+	seed = env_u64("MP3PROF_FUZZ_SEED", mp3_now_ns() ^ ((uint64_t)getpid() << 32));
+	total = env_u64("MP3PROF_FUZZ_COUNT", soak ? SOAK_COUNT : DEFAULT_COUNT);
+	f->per_thread = (total + IF_THREADS - 1) / IF_THREADS;
+	TH_LOG("seed %llu (MP3PROF_FUZZ_SEED=%llu reproduces), %llu ioctl calls, %d threads",
+	       (unsigned long long)seed, (unsigned long long)seed,
+	       (unsigned long long)(f->per_thread * IF_THREADS), IF_THREADS);
+
+	s = seed ^ 0x5e55105e55105eULL;
+	for (i = 0; i < IF_THREADS; i++) {
+		struct ithread *t = &f->t[i];
+
+		t->f = f;
+		t->idx = i;
+		t->rng = splitmix64(&s) | 1;
+		t->area = mmap(NULL, IF_AREA + ps, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_NE(MAP_FAILED, t->area);
+		t->guard = t->area + IF_AREA;
+		ASSERT_EQ(0, mprotect(t->guard, ps, PROT_NONE));
+		for (j = 0; j < IF_SESSIONS; j++)
+			ASSERT_EQ(0, isess_open(&t->s[j]));
+	}
+	t0 = mp3_now_ns();
+	for (i = 0; i < IF_THREADS; i++)
+		ASSERT_EQ(0, pthread_create(&f->t[i].th, NULL, ifuzz_fn, &f->t[i]));
+	for (i = 0; i < IF_THREADS; i++)
+		pthread_join(f->t[i].th, NULL);
+
+	for (i = 0; i < IF_THREADS; i++) {
+		struct ithread *t = &f->t[i];
+
+		for (j = 0; j < t->nr_fails && j < MAX_FAILS; j++)
+			TH_LOG("%s", t->fails[j]);
+		EXPECT_EQ(0, t->nr_fails) TH_LOG("thread %d: %d unexpected results",
+						 i, t->nr_fails);
+		TH_LOG("thread %d: %llu calls: %llu ok, %llu EINVAL, %llu E2BIG, %llu EFAULT, %llu EBADF, %llu ESRCH",
+		       i, (unsigned long long)t->calls, (unsigned long long)t->nr_ok,
+		       (unsigned long long)t->nr_einval, (unsigned long long)t->nr_e2big,
+		       (unsigned long long)t->nr_efault, (unsigned long long)t->nr_ebadf,
+		       (unsigned long long)t->nr_esrch);
+		TH_LOG("thread %d: %llu EEXIST, %llu ENOENT, %llu ENOSPC, %llu EBUSY, %llu ENOTTY; %llu registry checks, %llu by records, %llu records lost, %llu sessions ended",
+		       i, (unsigned long long)t->nr_eexist, (unsigned long long)t->nr_enoent,
+		       (unsigned long long)t->nr_enospc, (unsigned long long)t->nr_ebusy,
+		       (unsigned long long)t->nr_enotty, (unsigned long long)t->nr_checks,
+		       (unsigned long long)t->nr_record_checks,
+		       (unsigned long long)t->nr_lost, (unsigned long long)t->nr_closed);
+		calls += t->calls;
+		ok += t->nr_ok;
+		EXPECT_LT(0, t->nr_record_checks);
+		for (j = 0; j < IF_SESSIONS; j++) {
+			if (t->s[j].state == SS_MAPPED)
+				munmap(t->s[j].r.hdr, t->s[j].r.len);
+			close(t->s[j].fd);
+		}
+		munmap(t->area, IF_AREA + ps);
+	}
+	ksft_print_msg("mp3prof-ioctl-fuzz: calls=%llu accepted=%llu seed=%llu seconds=%llu\n",
+		       (unsigned long long)calls, (unsigned long long)ok,
+		       (unsigned long long)seed,
+		       (unsigned long long)((mp3_now_ns() - t0) / MP3_NSEC));
+	EXPECT_LT(0, ok);
 }
 
 TEST_HARNESS_MAIN

@@ -5,7 +5,9 @@
  * between.  Open files and mappings of /dev/mp3prof pin the module;
  * registrations and open /proc/mp3prof/status files do not, and unloading
  * frees them.  Also a tiny, fast ring (buffer_pages=1, rate=HZ) hammered by
- * readers, where records are overwritten all the time.
+ * readers, where records are overwritten all the time.  Sessions pin the
+ * module through their files and, once ended, the mappings of their
+ * rings; a freshly loaded default ring has every slot busy.
  *
  * Needs root and the module file: $MP3PROF_KO, or /lib/modules/mp3prof.ko
  * where the test guest's /init loads it from.  Leaves the module loaded with
@@ -422,6 +424,92 @@ TEST_F_TIMEOUT(reload, tiny_fast_ring, 120)
 	TH_LOG("%llu samples, the ring wrapped %llu times", (unsigned long long)h,
 	       (unsigned long long)h / 64);
 	EXPECT_LT(64, h);
+	mp3_ring_close(r);
+}
+
+/*
+ * A session's file pins the module, and so does a mapping of its ring
+ * after the file was closed (the ring outlives its session); neither is
+ * left once closed and unmapped.
+ */
+TEST_F_TIMEOUT(reload, session_pins_module, 120)
+{
+	struct mp3_ring *r = &self->r;
+	int fd, ret;
+
+	/* an open file that became a session, not yet mapped */
+	fd = mp3_session_open(MP3PROF_SESSION_PER_PROCESS, 10 * 1000000ULL, 4, 0);
+	ASSERT_LE(0, fd);
+	EXPECT_PINNED();
+	ASSERT_EQ(0, mp3_session_add(fd, self->kid));
+	EXPECT_PINNED();
+	close(fd);
+	ret = unload();
+	ASSERT_EQ(0, ret) TH_LOG("after the session's file was closed: %s", strerror(-ret));
+	ASSERT_EQ(0, load(""));
+
+	/* mapped and sampling, then the file closed: the mapping still pins */
+	ASSERT_EQ(0, mp3_session_start(r, MP3PROF_SESSION_PER_PROCESS, 10 * 1000000ULL, 4, 0));
+	ASSERT_EQ(0, mp3_session_add(r->fd, self->kid));
+	ASSERT_EQ(0, mp3_wait_samples(r, 2, 5000));
+	EXPECT_PINNED();
+	close(r->fd);
+	r->fd = -1;
+	EXPECT_TRUE(mp3_hdr_flags(r) & MP3PROF_HDR_ENDED);
+	EXPECT_PINNED();
+	EXPECT_EQ(MP3PROF_MAGIC, r->hdr->magic);
+	EXPECT_LT(0, mp3_head(r));
+	mp3_ring_close(r);
+	ret = unload();
+	ASSERT_EQ(0, ret) TH_LOG("after the ended session's ring was unmapped: %s",
+				 strerror(-ret));
+	ASSERT_EQ(0, load(""));
+
+	/* a session in a child that exits with it open: nothing stays */
+	if (fork() == 0) {
+		fd = mp3_session_open(0, 0, 1, 0);
+		_exit(fd < 0 || mp3_session_add(fd, self->kid) ? 1 : 0);
+	}
+	ASSERT_LT(0, wait(&ret));
+	EXPECT_EQ(0, ret);
+	ret = unload();
+	ASSERT_EQ(0, ret) TH_LOG("after a session's process exited: %s", strerror(-ret));
+	ASSERT_EQ(0, load(""));
+}
+
+/*
+ * A freshly loaded module's default ring has no record: every slot's seq
+ * is MP3PROF_SEQ_BUSY until its record is written, so slot 0 never reads
+ * as a valid record 0 of zeros.
+ */
+TEST_F_TIMEOUT(reload, fresh_default_ring_busy, 60)
+{
+	struct mp3_ring *r = &self->r;
+	struct mp3prof_sample s;
+	uint64_t h, i;
+
+	ASSERT_EQ(0, unload());
+	ASSERT_EQ(0, load(""));
+	ASSERT_EQ(0, mp3_ring_open(r, 0));
+	EXPECT_EQ(0, mp3_head(r));
+	for (i = 0; i < r->hdr->nr_records; i++)
+		ASSERT_EQ(MP3PROF_SEQ_BUSY, *(const uint64_t *)(r->base + i * r->hdr->record_size))
+			TH_LOG("slot %llu", (unsigned long long)i);
+	EXPECT_EQ(-EAGAIN, mp3_ring_get(r, 0, &s));
+
+	ASSERT_EQ(0, mp3_register(self->kid));
+	ASSERT_EQ(0, mp3_wait_samples(r, 3, 5000));
+	ASSERT_EQ(0, mp3_unregister(self->kid));
+	ASSERT_EQ(0, mp3_wait_idle(r, 200, 5000));
+	h = mp3_head(r);
+	ASSERT_GT(r->hdr->nr_records, h);
+	for (i = 0; i < r->hdr->nr_records; i++)
+		EXPECT_EQ(i < h ? i : MP3PROF_SEQ_BUSY,
+			  *(const uint64_t *)(r->base + i * r->hdr->record_size))
+			TH_LOG("slot %llu, head %llu", (unsigned long long)i,
+			       (unsigned long long)h);
+	EXPECT_EQ(0, mp3_ring_get(r, 0, &s));
+	EXPECT_EQ(1, s.nr_procs);
 	mp3_ring_close(r);
 }
 
