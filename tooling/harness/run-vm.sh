@@ -12,7 +12,8 @@
 # receiving /out), VM_TIMEOUT (s), VM_MEM (MiB), VM_CPUS (vCPUs, default by
 # variant, at most the kernel's CONFIG_NR_CPUS), ZRAM_MB (zram swap, 0=none),
 # VM_APPEND (extra kernel command line), GUEST_ENV (NAME=VALUE words
-# exported in the guest before the mode runs).
+# exported in the guest before the mode runs), DISK_SWAP_MB (disk-backed
+# swap, MiB, 0=none), SCRATCH_MB (ext2 disk at /var/tmp, MiB, default 64).
 # Exit status: the command's (cmd mode), 0 (selftests mode, results
 # extracted), 124 if the guest timed out, 1 on other errors.
 set -euo pipefail
@@ -61,6 +62,30 @@ fi
 "$HARNESS/mkcpio.sh" "$build" "$run/overlay" "$run/overlay.cpio"
 cat "$build/initramfs.cpio" "$run/overlay.cpio" > "$run/initrd.cpio"
 
+# Virtio disks, each backed by a fresh sparse file in $run (deleted when the
+# guest is done) and found by its serial in the guest (init):
+#   mp3prof-swap     DISK_SWAP_MB MiB (default 0: none), made swap
+#   mp3prof-scratch  SCRATCH_MB MiB (default 64, 0: none), ext2 mounted at
+#                    /var/tmp: file pages whose page cache can be dropped
+disks=()
+add_disk() { # NAME MIB
+	local img=$run/$1.img
+	[[ $2 =~ ^[0-9]+$ ]] || die "disk $1: '$2' is not a size in MiB"
+	[ "$2" -gt 0 ] || return 0
+	[[ $img != *,* ]] || die "no comma allowed in the cache path ($img): QEMU option syntax"
+	truncate -s "${2}M" "$img"
+	disks+=(-drive "if=none,id=$1,format=raw,cache=unsafe,file=$img"
+		-device "virtio-blk-pci,drive=$1,serial=mp3prof-$1")
+}
+add_disk swap "${DISK_SWAP_MB:-0}"
+add_disk scratch "${SCRATCH_MB:-64}"
+# pci=noacpi: the first PCI driver to enable its device made ACPI evaluate
+# QEMU's _PRT (PCI interrupt routing), which ran into ACPICA's 30 s loop
+# timeout under TCG; SeaBIOS's PIRQ table routes INTx instead (virtio-blk
+# uses MSI-X anyway).
+disk_append=
+[ ${#disks[@]} -eq 0 ] || disk_append=pci=noacpi
+
 say "booting $variant guest ($mode, $cpus vCPUs, timeout ${timeout_s}s)"
 # tsc=reliable: the vCPUs are separate sockets, so the kernel would distrust
 # the TSC and fall back to a slower or (without HPET) 4 ms-coarse clock.
@@ -69,11 +94,13 @@ timeout --foreground -k 10 "$timeout_s" \
 	qemu-system-x86_64 -accel tcg -smp "$cpus,sockets=$cpus" -m "${VM_MEM:-1024}" \
 	-nodefaults -display none -no-reboot \
 	-kernel "$kernel" -initrd "$run/initrd.cpio" \
-	-append "console=ttyS0 panic=-1 no_hash_pointers tsc=reliable ${VM_APPEND:-}" \
+	-append "console=ttyS0 panic=-1 no_hash_pointers tsc=reliable $disk_append ${VM_APPEND:-}" \
 	-chardev stdio,id=con,signal=off,logfile="$run/console.log" \
 	-serial chardev:con \
 	-serial file:"$run/results.tar" \
+	"${disks[@]}" \
 	< /dev/null || rc=$?
+rm -f "$run/swap.img" "$run/scratch.img"
 if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 	echo "ERROR: guest timed out after $timeout_s s (VM_TIMEOUT); console log: $run/console.log" >&2
 	exit 124
