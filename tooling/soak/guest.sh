@@ -1,6 +1,7 @@
 #!/bin/bash
-# Runs in the debug guest (tooling/soak/run.sh): the soak-sized tests, then
-# unload the module and collect kmemleak's report.  Logs go to /out/soak.
+# Runs in the debug or preempt guest (tooling/soak/run.sh): the soak-sized
+# tests, then unload the module and collect kmemleak's report.  Logs go to
+# /out/soak.
 # Exit status: 0 if every test passed and the module unloaded.
 set -u
 cd /host || exit 1
