@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Configure $CACHE/build/VARIANT: tinyconfig + tooling/kconfig fragments
-# (release: base; debug: base + debug; preempt: base + debug + preempt) + the
+# (release: base; debug: base + debug; preempt: base + debug + preempt;
+# bench: base + bench) + the
 # selftests' "config" file, then verify that every option the fragments ask
 # for really is set (a later fragment's value for a symbol replaces an
 # earlier one's, as in merge_config.sh).  Does nothing when neither the
@@ -16,6 +17,7 @@ frags=("$ROOT/tooling/kconfig/base.config")
 case "$variant" in
 debug) frags+=("$ROOT/tooling/kconfig/debug.config") ;;
 preempt) frags+=("$ROOT/tooling/kconfig/debug.config" "$ROOT/tooling/kconfig/preempt.config") ;;
+bench) frags+=("$ROOT/tooling/kconfig/bench.config") ;;
 esac
 # kselftest convention: the options the tests need, in their "config" file.
 ksft_config=$src/tools/testing/selftests/mp3prof/config

@@ -29,11 +29,11 @@ src_dir() {
 }
 
 # The build variants (tooling/kconfig: release = base, debug = base + debug,
-# preempt = base + debug + preempt).
+# preempt = base + debug + preempt, bench = base + bench).
 check_variant() {
 	case "$1" in
-	debug|release|preempt) ;;
-	*) die "unknown VARIANT '$1' (use debug, release or preempt)" ;;
+	debug|release|preempt|bench) ;;
+	*) die "unknown VARIANT '$1' (use debug, release, preempt or bench)" ;;
 	esac
 }
 
