@@ -28,8 +28,12 @@ for p in "$PATCHES/0000-cover-letter.patch" "${patches[@]}"; do
 done
 echo "To:/Cc: of all $((${#patches[@]} + 1)) messages name the ${#addrs[@]} recipients: the addresses above but $email, and linux-api"
 
+# As whoever the series is from: send-email asks git for an author and a
+# committer identity, which a fresh machine does not have.
 say "git send-email --dry-run"
-git -C "$src" send-email --dry-run --no-smtp-auth --confirm=never \
+name=${from% <*}
+GIT_AUTHOR_NAME=$name GIT_AUTHOR_EMAIL=$email GIT_COMMITTER_NAME=$name GIT_COMMITTER_EMAIL=$email \
+	git -C "$src" send-email --dry-run --no-smtp-auth --confirm=never \
 	--smtp-server=/bin/true --from="$from" \
 	"$PATCHES/0000-cover-letter.patch" "${patches[@]}" </dev/null >/tmp/send-email.$$ 2>&1 ||
 	{ cat /tmp/send-email.$$; rm -f /tmp/send-email.$$; die "git send-email --dry-run failed"; }
