@@ -43,6 +43,16 @@ series_patches() {
 	sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$SERIES" | awk '{print $1}'
 }
 
+# Who the committed series is from, "Name <email>": the first patch's last
+# Signed-off-by (plain text, where its From: may be RFC 2047 encoded).
+# Fails if there is no series yet.
+series_from() {
+	local first
+	first=$(series_patches | head -n 1)
+	[ -n "$first" ] && [ -f "$PATCHES/$first" ] || return 1
+	sed -n -e '/^---$/q' -e 's/^Signed-off-by: //p' "$PATCHES/$first" | tail -n 1 | grep .
+}
+
 # One mp3prof run at a time per cache: builds and worktrees in $CACHE are not
 # safe to share.  The outermost script takes the lock; the scripts it runs
 # inherit it.
