@@ -117,6 +117,8 @@ enum mp3prof_proc_state {
  * @now_own:	Scratch: its own counters read by this sample.
  * @now_kids:	Scratch: its children's counters read by this sample.
  * @released:	Scratch: it was released (reaped) when this sample began.
+ * @ign:	Whole tree: it ignored SIGCHLD at the last sample.
+ * @now_ign:	Scratch: it ignores SIGCHLD at this sample.
  * @final:	Scratch: this sample accounts it for the last time.
  * @defer:	Scratch: a child of it is being reaped; @kids is not
  *		accounted this time.
@@ -145,6 +147,8 @@ struct mp3prof_proc {
 	struct mp3prof_counts	now_own;
 	struct mp3prof_counts	now_kids;
 	bool			released;
+	bool			ign;
+	bool			now_ign;
 	bool			final;
 	bool			defer;
 	bool			dropped;
@@ -257,6 +261,7 @@ struct mp3prof_proc *mp3prof_find(struct mp3prof_session *s,
 bool mp3prof_pid_less(struct rb_node *a, const struct rb_node *b);
 
 /* sample.c */
+bool mp3prof_ignores_sigchld(struct task_struct *t);
 bool mp3prof_read_own(struct mp3prof_proc *p, struct mp3prof_counts *own,
 		      struct mp3prof_counts *kids);
 void mp3prof_sampling_init(struct mp3prof_session *s);

@@ -192,6 +192,7 @@ static bool mp3prof_adopt(struct mp3prof_session *s,
 	p->exec_id = READ_ONCE(t->parent_exec_id);
 	p->state = MP3PROF_ACTIVE;
 	p->rec_flags = MP3PROF_PROC_NEW;
+	p->ign = mp3prof_ignores_sigchld(t);
 	if (t->start_time < since) {
 		mp3prof_read_own(p, &p->own, &p->kids);
 		p->base = p->own;
@@ -292,22 +293,21 @@ static bool mp3prof_reaping(const struct mp3prof_proc *p)
 	return !t || (READ_ONCE(t->exit_state) & EXIT_DEAD);
 }
 
-/*
- * Was @p, released, reaped by its parent with wait()?  Not if the parent
- * ignores SIGCHLD: then the kernel released it at once and the parent's
- * counters never had it.
+/**
+ * mp3prof_ignores_sigchld() - Are @t's children reaped by the kernel?
+ * @t: A process, or NULL.
+ *
+ * Return: whether @t ignores SIGCHLD (SIG_IGN or SA_NOCLDWAIT): its
+ * children exiting now are released at once, and their usage never goes
+ * to its children counters.
  */
-static bool mp3prof_folded(const struct mp3prof_proc *p)
+bool mp3prof_ignores_sigchld(struct task_struct *t)
 {
 	struct sighand_struct *sighand;
 	struct k_sigaction *ka;
-	struct task_struct *t;
 	bool ignored = false;
 
-	if (p->leader->exit_signal != SIGCHLD)
-		return true;
 	rcu_read_lock();
-	t = pid_task(p->parent->pid, PIDTYPE_TGID);
 	sighand = t ? rcu_dereference(t->sighand) : NULL;
 	if (sighand) {
 		ka = &sighand->action[SIGCHLD - 1];
@@ -315,7 +315,55 @@ static bool mp3prof_folded(const struct mp3prof_proc *p)
 			  (READ_ONCE(ka->sa.sa_flags) & SA_NOCLDWAIT);
 	}
 	rcu_read_unlock();
-	return !ignored;
+	return ignored;
+}
+
+enum mp3prof_fold {
+	MP3PROF_NOT_FOLDED,
+	MP3PROF_FOLDED,
+	MP3PROF_FOLD_MAYBE,
+};
+
+/*
+ * Was @p, released, reaped by its parent with wait(), so that its usage
+ * went to the parent's children counters?  Not if the parent ignored
+ * SIGCHLD when @p exited: then the kernel released it at once.  The
+ * parent's disposition is known at the samples; if it changed in between,
+ * it depends on when @p exited (see mp3prof_fold_fits()).
+ */
+static enum mp3prof_fold mp3prof_folded(const struct mp3prof_proc *p)
+{
+	if (p->leader->exit_signal != SIGCHLD)
+		return MP3PROF_FOLDED;
+	if (p->parent->ign != p->parent->now_ign)
+		return MP3PROF_FOLD_MAYBE;
+	return p->parent->now_ign ? MP3PROF_NOT_FOLDED : MP3PROF_FOLDED;
+}
+
+/*
+ * Did the parent's children counters grow by at least what @p did, beyond
+ * what is already explained by other children?  Then @p was reaped into
+ * them.  Faults decide (a reaped child's faults are final at its reaping;
+ * its CPU time may still miss its last slice), CPU time only for a child
+ * that did no fault.
+ */
+static bool mp3prof_fold_fits(const struct mp3prof_proc *p)
+{
+	const struct mp3prof_proc *parent = p->parent;
+	struct mp3prof_counts avail, v = p->now_own;
+
+	mp3prof_counts_add(&v, &p->now_kids);
+	mp3prof_counts_diff(&avail, &parent->now_kids, &parent->kids,
+			    &parent->pending);
+	if (v.min_flt + v.maj_flt)
+		return avail.min_flt + avail.maj_flt >= v.min_flt + v.maj_flt;
+	return avail.cpu_ns >= v.cpu_ns / 2;
+}
+
+static void mp3prof_fold(struct mp3prof_proc *p)
+{
+	mp3prof_counts_add(&p->parent->pending, &p->now_own);
+	mp3prof_counts_add(&p->parent->pending, &p->now_kids);
 }
 
 /*
@@ -333,8 +381,10 @@ static void mp3prof_read_all(struct mp3prof_session *s)
 
 	if (tree) {
 		rcu_read_lock();
-		list_for_each_entry(p, &s->list, list)
+		list_for_each_entry(p, &s->list, list) {
 			p->released = mp3prof_released(p);
+			p->now_ign = mp3prof_ignores_sigchld(pid_task(p->pid, PIDTYPE_TGID));
+		}
 		rcu_read_unlock();
 		smp_rmb();	/* released before the counters */
 	}
@@ -368,13 +418,20 @@ static void mp3prof_deltas(struct mp3prof_session *s)
 	struct mp3prof_counts own, kids;
 	struct mp3prof_proc *p;
 
-	/* A child reaped by its parent here moved into the parent's counters. */
-	list_for_each_entry(p, &s->list, list) {
-		if (p->final && p->parent && mp3prof_folded(p)) {
-			mp3prof_counts_add(&p->parent->pending, &p->now_own);
-			mp3prof_counts_add(&p->parent->pending, &p->now_kids);
-		}
-	}
+	/*
+	 * A child reaped by its parent here moved into the parent's counters:
+	 * first those that surely did, then those that did if the parent's
+	 * counters grew enough for them too.
+	 */
+	list_for_each_entry(p, &s->list, list)
+		if (p->final && p->parent && mp3prof_folded(p) == MP3PROF_FOLDED)
+			mp3prof_fold(p);
+	list_for_each_entry(p, &s->list, list)
+		if (p->final && p->parent &&
+		    mp3prof_folded(p) == MP3PROF_FOLD_MAYBE && mp3prof_fold_fits(p))
+			mp3prof_fold(p);
+	list_for_each_entry(p, &s->list, list)
+		p->ign = p->now_ign;
 
 	list_for_each_entry(p, &s->list, list) {
 		if (p->state != MP3PROF_ACTIVE)

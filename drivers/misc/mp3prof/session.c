@@ -270,6 +270,7 @@ int mp3prof_add(struct mp3prof_session *s, struct pid *pid,
 		if (!(s->flags & MP3PROF_SESSION_TREE))
 			p->kids = (struct mp3prof_counts){};
 		p->base = p->own;
+		p->ign = mp3prof_ignores_sigchld(leader);
 		p->tree = s->next_tree++;
 		rb_add(&p->node, &s->procs, mp3prof_pid_less);
 		list_add_tail(&p->list, &s->list);

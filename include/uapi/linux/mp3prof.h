@@ -182,7 +182,10 @@ struct mp3prof_sample {
  * @__reserved: Zero.
  *
  * The records of one sample sum exactly to its struct mp3prof_sample.
- * In a whole-tree session a process's deltas include what its children
+ * A pid appears once per sample, except for a process removed and added
+ * again between two samples: its REMOVED record ends the first
+ * registration, the other record starts the new one.  In a whole-tree
+ * session a process's deltas include what its children
  * that were never sampled individually left when it reaped them.
  */
 struct mp3prof_proc_record {

@@ -523,7 +523,8 @@ t_isolation() {
 	"$MONITOR" --csv -o "$tmp/sleep.csv" -- sleep 2 || { stop_busy; return 1; }
 	loop=$((($(ticks "$busy") - t0) * 10))
 	stop_busy
-	echo "figure: -- sleep 2 beside a busy loop: $(($(col "$tmp/sleep.csv" cpu_ns) / 1000)) us" \
+	local us=$(($(col "$tmp/sleep.csv" cpu_ns) / 1000))
+	echo "figure: -- sleep 2 beside a busy loop: $us us" \
 		"CPU, $(col "$tmp/sleep.csv" min_flt) minor faults in" \
 		"$(($(wc -l < "$tmp/sleep.csv") - 1)) samples; the loop used $loop ms meanwhile"
 	sleep_ok "$tmp/sleep.csv" "$loop"

@@ -70,7 +70,7 @@ FIXTURE_TEARDOWN(classic)
  */
 static int monitor_read(unsigned long *buf, unsigned long (*out)[4], int max)
 {
-	int i, n = 0;
+	int i, j, n = 0;
 
 	for (i = 0; i < CLASSIC_SAMPLES; i++) {
 		unsigned long *q = buf + 4 * i;
@@ -80,7 +80,8 @@ static int monitor_read(unsigned long *buf, unsigned long (*out)[4], int max)
 		if (n < max)
 			memcpy(out[n], q, sizeof(out[n]));
 		n++;
-		q[0] = q[1] = q[2] = q[3] = (unsigned long)-1;
+		for (j = 0; j < 4; j++)
+			q[j] = (unsigned long)-1;
 	}
 	return n;
 }

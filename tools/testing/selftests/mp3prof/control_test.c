@@ -130,6 +130,50 @@ TEST_F(control, accepted_syntax)
 	mp3_cleanup();
 }
 
+/*
+ * MP1, the course's first assignment, registers with a bare pid
+ * ("echo 1234 > /proc/mp3prof/status") and reads "<pid>: <cpu time>".
+ */
+TEST_F(control, bare_pid_mp1)
+{
+	static const char * const fmts[] = {
+		"%d", "%d\n", "  %d\n", "\t%d \t\n", "%d\n\n", "\t\n%d\n",
+	};
+	static const char * const bad[] = {
+		"%d %d", "%dx", "%d R", "x%d", "-%d", "0", "00", "%d.0", "0x%x",
+	};
+	struct mp3_entry e;
+	char buf[64];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(fmts); i++) {
+		snprintf(buf, sizeof(buf), fmts[i], self->pid);
+		EXPECT_WRITE(0, buf, strlen(buf));
+		EXPECT_EQ(1, mp3_lookup(self->pid, &e))
+			TH_LOG("not registered by \"%s\"", buf);
+		/* a bare pid only ever registers: "U" is still needed */
+		EXPECT_WRITE(-EEXIST, buf, strlen(buf));
+		EXPECT_EQ(1, mp3_count());
+		EXPECT_EQ(0, mp3_unregister(self->pid));
+		EXPECT_EQ(0, mp3_count());
+	}
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(buf, sizeof(buf), bad[i], self->pid, self->pid);
+		EXPECT_WRITE(-EINVAL, buf, strlen(buf));
+	}
+	EXPECT_EQ(0, mp3_count());
+
+	/* an unknown pid: the errno "R" gives */
+	EXPECT_WRITE(-ESRCH, "2147483647", 10);
+
+	/* MP1's reader: "<pid>: <cpu time>", the CPU time first */
+	snprintf(buf, sizeof(buf), "%d\n", self->pid);
+	EXPECT_WRITE(0, buf, strlen(buf));
+	ASSERT_EQ(1, mp3_lookup(self->pid, &e));
+	EXPECT_EQ(self->pid, e.pid);
+	EXPECT_EQ(0, mp3_unregister(self->pid));
+}
+
 TEST_F(control, malformed_einval)
 {
 	/* each gets the pid (up to twice) where it has %d */

@@ -134,9 +134,9 @@ static inline bool k_isspace(unsigned char c)
 }
 
 /*
- * The documented grammar: "R <pid>" or "U <pid>", surrounding white space
- * ignored, a positive decimal int, no NUL, at most 64 bytes.  0 with the
- * command and number, or -EINVAL.
+ * The documented grammar: "R <pid>" or "U <pid>", or a bare "<pid>" (MP1's
+ * registration), surrounding white space ignored, a positive decimal int,
+ * no NUL, at most 64 bytes.  0 with the command and number, or -EINVAL.
  */
 static int model_parse(const unsigned char *b, size_t len, char *cmd, long long *nr)
 {
@@ -149,14 +149,18 @@ static int model_parse(const unsigned char *b, size_t len, char *cmd, long long 
 		i++;
 	while (end > i && k_isspace(b[end - 1]))
 		end--;
-	if (end - i < 3 || (b[i] != 'R' && b[i] != 'U') || !k_isspace(b[i + 1]))
-		return -EINVAL;
-	*cmd = b[i];
-	i += 1;
-	while (i < end && k_isspace(b[i]))
-		i++;
-	if (i < end && b[i] == '+')	/* kstrtoint() takes one '+' */
-		i++;
+	if (i < end && b[i] >= '0' && b[i] <= '9') {
+		*cmd = 'R';	/* a bare pid: no sign */
+	} else {
+		if (end - i < 3 || (b[i] != 'R' && b[i] != 'U') || !k_isspace(b[i + 1]))
+			return -EINVAL;
+		*cmd = b[i];
+		i += 1;
+		while (i < end && k_isspace(b[i]))
+			i++;
+		if (i < end && b[i] == '+')	/* kstrtoint() takes one '+' */
+			i++;
+	}
 	if (i == end)
 		return -EINVAL;
 	for (; i < end; i++) {
@@ -947,17 +951,39 @@ static void ifail(struct ithread *t, const char *fmt, ...)
 static void icount(struct ithread *t, int ret)
 {
 	switch (ret) {
-	case 0: t->nr_ok++; break;
-	case -EINVAL: t->nr_einval++; break;
-	case -E2BIG: t->nr_e2big++; break;
-	case -EFAULT: t->nr_efault++; break;
-	case -EBADF: t->nr_ebadf++; break;
-	case -ESRCH: t->nr_esrch++; break;
-	case -EEXIST: t->nr_eexist++; break;
-	case -ENOENT: t->nr_enoent++; break;
-	case -ENOSPC: t->nr_enospc++; break;
-	case -EBUSY: t->nr_ebusy++; break;
-	case -ENOTTY: t->nr_enotty++; break;
+	case 0:
+		t->nr_ok++;
+		break;
+	case -EINVAL:
+		t->nr_einval++;
+		break;
+	case -E2BIG:
+		t->nr_e2big++;
+		break;
+	case -EFAULT:
+		t->nr_efault++;
+		break;
+	case -EBADF:
+		t->nr_ebadf++;
+		break;
+	case -ESRCH:
+		t->nr_esrch++;
+		break;
+	case -EEXIST:
+		t->nr_eexist++;
+		break;
+	case -ENOENT:
+		t->nr_enoent++;
+		break;
+	case -ENOSPC:
+		t->nr_enospc++;
+		break;
+	case -EBUSY:
+		t->nr_ebusy++;
+		break;
+	case -ENOTTY:
+		t->nr_enotty++;
+		break;
 	}
 }
 
@@ -1066,6 +1092,13 @@ static unsigned char *place(struct ithread *t, const void *obj, size_t objsz,
 
 static void unplace(struct ithread *t, unsigned char *p, size_t size, size_t readable)
 {
+	/*
+	 * The object was copied whole even when @size is smaller: clear at
+	 * least sizeof of the largest one, or its bytes past @size would be
+	 * the next argument's non-zero tail.
+	 */
+	if (size < 64)
+		size = 64;
 	if (p == t->area)
 		memset(t->area, 0, size < IF_AREA ? size : IF_AREA);
 	else if (p)
@@ -1171,10 +1204,12 @@ static void op_session(struct ithread *t, struct isess *s)
 		s->flags = c.flags;
 		s->period = c.period_ns ?: 50 * IF_MS;
 		s->max = max;
-		s->added = s->desc = 0;
+		s->added = 0;
+		s->desc = 0;
 		s->pending = 0;
 		s->active = false;
-		s->last_head = s->mark = 0;	/* a new ring */
+		s->last_head = 0;	/* a new ring */
+		s->mark = 0;
 	}
 }
 
@@ -1573,8 +1608,14 @@ static void check_records(struct ithread *t, struct isess *s, int si)
 					 p->ppid == (uint32_t)f->live[IF_P]))
 				ifail(t, "thread %d session %d: pid %u ppid %u", t->idx, si,
 				      p->pid, p->ppid);
+			/*
+			 * Twice only as the last record of a removal and the
+			 * first of the same process's new ADD before this
+			 * sample.
+			 */
 			for (j = 0; j < i; j++)
-				if (recs[j].pid == p->pid)
+				if (recs[j].pid == p->pid &&
+				    !((recs[j].flags ^ p->flags) & MP3PROF_PROC_REMOVED))
 					ifail(t, "thread %d session %d: pid %u twice", t->idx,
 					      si, p->pid);
 			min += p->min_flt;
@@ -1630,7 +1671,7 @@ static void check_sessions(struct ithread *t)
 			if (want & bit) {
 				ret = mp3_session_add_pid(s->fd, f->live[b]);
 				if (ret != -EEXIST)
-					ifail(t, "thread %d session %d: process %d should be sampled: ADD gives %s",
+					ifail(t, "thread %d session %d: pid %d not sampled: ADD %s",
 					      t->idx, si, b, errname(ret));
 			}
 			if (!(s->added & bit)) {
@@ -1638,7 +1679,7 @@ static void check_sessions(struct ithread *t)
 
 				ret = mp3_session_remove_pid(s->fd, f->live[b]);
 				if (ret != exp)
-					ifail(t, "thread %d session %d: process %d: REMOVE gives %s, not %s",
+					ifail(t, "thread %d session %d: pid %d: REMOVE %s, not %s",
 					      t->idx, si, b, errname(ret), errname(exp));
 			}
 		}
@@ -1655,7 +1696,7 @@ static void check_sessions(struct ithread *t)
 			continue;
 		ret = sample_after_now(s, 3 * s->period / IF_MS + 3000);
 		if (!ret) {
-			ifail(t, "thread %d session %d: sampling stopped (%#x sampled, %d pending, %s)",
+			ifail(t, "thread %d session %d: stopped (%#x, %d pending, %s)",
 			      t->idx, si, want, s->pending, s->active ? "active" : "idle");
 			continue;
 		}
@@ -1676,7 +1717,7 @@ static void check_sessions(struct ithread *t)
 				    newest_sample(&s->r, &smp, recs, 0))
 					continue;
 				if (smp.nr_procs != (uint32_t)__builtin_popcount(want))
-					ifail(t, "thread %d session %d: %u processes sampled, %d in the model",
+					ifail(t, "thread %d session %d: %u sampled, model %d",
 					      t->idx, si, smp.nr_procs, __builtin_popcount(want));
 				continue;
 			}
@@ -1699,7 +1740,7 @@ static void check_sessions(struct ithread *t)
 				n++;
 			}
 			if (seen != want || n != (uint32_t)__builtin_popcount(want))
-				ifail(t, "thread %d session %d: records show %#x (%u), the model %#x",
+				ifail(t, "thread %d session %d: records %#x (%u), model %#x",
 				      t->idx, si, seen, n, want);
 			t->nr_record_checks++;
 		}
@@ -1910,15 +1951,18 @@ TEST_F_TIMEOUT(ioctl_fuzz, sessions, 7200)
 			TH_LOG("%s", t->fails[j]);
 		EXPECT_EQ(0, t->nr_fails) TH_LOG("thread %d: %d unexpected results",
 						 i, t->nr_fails);
-		TH_LOG("thread %d: %llu calls: %llu ok, %llu EINVAL, %llu E2BIG, %llu EFAULT, %llu EBADF, %llu ESRCH",
+		TH_LOG("%d: %llu calls, %llu ok, %llu EINVAL, %llu E2BIG",
 		       i, (unsigned long long)t->calls, (unsigned long long)t->nr_ok,
-		       (unsigned long long)t->nr_einval, (unsigned long long)t->nr_e2big,
-		       (unsigned long long)t->nr_efault, (unsigned long long)t->nr_ebadf,
+		       (unsigned long long)t->nr_einval, (unsigned long long)t->nr_e2big);
+		TH_LOG("%d: %llu EFAULT, %llu EBADF, %llu ESRCH",
+		       i, (unsigned long long)t->nr_efault, (unsigned long long)t->nr_ebadf,
 		       (unsigned long long)t->nr_esrch);
-		TH_LOG("thread %d: %llu EEXIST, %llu ENOENT, %llu ENOSPC, %llu EBUSY, %llu ENOTTY; %llu registry checks, %llu by records, %llu records lost, %llu sessions ended",
+		TH_LOG("%d: %llu EEXIST, %llu ENOENT, %llu ENOSPC, %llu EBUSY, %llu ENOTTY",
 		       i, (unsigned long long)t->nr_eexist, (unsigned long long)t->nr_enoent,
 		       (unsigned long long)t->nr_enospc, (unsigned long long)t->nr_ebusy,
-		       (unsigned long long)t->nr_enotty, (unsigned long long)t->nr_checks,
+		       (unsigned long long)t->nr_enotty);
+		TH_LOG("%d: %llu registry checks, %llu by records, %llu records lost, %llu ended",
+		       i, (unsigned long long)t->nr_checks,
 		       (unsigned long long)t->nr_record_checks,
 		       (unsigned long long)t->nr_lost, (unsigned long long)t->nr_closed);
 		calls += t->calls;

@@ -734,7 +734,7 @@ TEST_F_TIMEOUT(psess, paranoid, 60)
 	struct sres *res = self->res;
 	struct adds_arg a = { .parent = getpid() };
 	unsigned int i;
-	int fd, ret;
+	int fd, ret, want;
 
 	if (!self->paranoid[0])
 		SKIP(return, "no %s", PARANOID);
@@ -754,7 +754,10 @@ TEST_F_TIMEOUT(psess, paranoid, 60)
 		ASSERT_EQ(1, res->step);
 		EXPECT_EQ(cases[i].self_err, res->err[0])
 			TH_LOG("paranoid %d, cap %d: ADD of itself", cases[i].level, a.cap);
-		EXPECT_EQ(cases[i].self_err ? -EPERM : -EEXIST, res->err[1])
+		want = -EEXIST;
+		if (cases[i].self_err)
+			want = -EPERM;
+		EXPECT_EQ(want, res->err[1])
 			TH_LOG("paranoid %d, cap %d: ADD of itself again", cases[i].level,
 			       a.cap);
 		EXPECT_EQ(cases[i].root_err, res->err[2])
@@ -944,7 +947,7 @@ static int copy_exe(const char *to, mode_t mode)
  * (root, 04755) and dir/plain (0755).  /tmp is used unless it is mounted
  * nosuid; then a tmpfs of our own, in a mount namespace of our own.
  */
-static int setup_helpers(FIXTURE_DATA(psess) *self)
+static int setup_helpers(struct _test_data_psess *self)
 {
 	char path[96];
 	struct statvfs st;
@@ -1062,7 +1065,7 @@ static int pid_records(const struct mp3_ring *r, uint64_t from, pid_t pid,
  * this program: set-user-ID root (@suid), or not.
  */
 static void exec_case(struct __test_metadata *_metadata,
-		      FIXTURE_DATA(psess) *self, bool suid)
+		      struct _test_data_psess *self, bool suid)
 {
 	struct sres *res = self->res;
 	struct exec_arg a = { .parent = getpid() };
@@ -1263,6 +1266,7 @@ static const char *const hp_opts[] = {
 	"hidepid=invisible,gid=65534",
 	"hidepid=ptraceable,gid=65534",
 };
+
 #define HP_VIEWS	(1 + ARRAY_SIZE(hp_opts))
 
 struct hp_arg {
@@ -1291,12 +1295,14 @@ static void hp_read(struct result *res, const struct hp_arg *h)
 		hp_path(h, view, path, sizeof(path));
 		len = mp3_read_file(path, &buf, 4096);
 		if (len < 0) {
-			res->err[2 * view] = res->err[2 * view + 1] = len;
+			res->err[2 * view] = len;
+			res->err[2 * view + 1] = len;
 			continue;
 		}
 		n = mp3_parse_list(buf, len, ents, 16);
 		free(buf);
-		res->err[2 * view] = res->err[2 * view + 1] = 0;
+		res->err[2 * view] = 0;
+		res->err[2 * view + 1] = 0;
 		for (i = 0; i < n && i < 16; i++) {
 			if (ents[i].pid == h->a)
 				res->err[2 * view] = 1;

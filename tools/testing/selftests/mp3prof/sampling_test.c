@@ -637,21 +637,30 @@ TEST_F(sampling, major_faults)
 /* ------------------------------------------------------------ rate */
 
 struct rate_result {
-	int64_t drift_ns;	/* earliest lateness, end of window - start */
-	int64_t drift_j;	/* the same in jiffies * rate */
-	unsigned int in_range;	/* intervals of floor or ceil(HZ / rate) jiffies */
+	int64_t drift_ns;	/* earliest phase, end of window - start */
+	uint64_t skipped;	/* grid slots without a sample */
 	unsigned int backwards;	/* time_ns not increasing */
 	uint64_t span_ns;
 };
+
+/*
+ * Where @t falls on the grid of period @period through @t0: in
+ * (-period / 2, period / 2], and the slot it is nearest to in @slot.
+ */
+static int64_t grid_phase(uint64_t t, uint64_t t0, uint64_t period, uint64_t *slot)
+{
+	uint64_t d = t - t0;
+
+	*slot = (d + period / 2) / period;
+	return (int64_t)(d - *slot * period);
+}
 
 /* Collect @n samples with a sleeper registered and measure them. */
 static int measure_rate(const struct mp3_ring *r, uint64_t n, struct rate_result *res)
 {
 	const struct mp3prof_header *hdr = r->hdr;
-	uint64_t rate = hdr->rate, hz = hdr->hz, period = hdr->period_ns;
+	uint64_t period = hdr->period_ns, h0, first, k, slot, prev_slot = 0;
 	int64_t min_a = INT64_MAX, min_b = INT64_MAX;
-	int64_t jmin_a = INT64_MAX, jmin_b = INT64_MAX;
-	uint64_t h0, first, k, lo = hz / rate, hi = (hz + rate - 1) / rate;
 	struct mp3prof_sample *s = calloc(n, sizeof(*s));
 	int ret = 0;
 	pid_t pid;
@@ -678,31 +687,30 @@ static int measure_rate(const struct mp3_ring *r, uint64_t n, struct rate_result
 		goto out;
 
 	/*
-	 * Sample k is due at start + k / rate: a late sample is late on its
-	 * own and does not delay the ones after it.  So the earliest samples
-	 * at the end of the window are as early as those at its start.
+	 * Sample k is due at start + k * period of CLOCK_MONOTONIC; a late
+	 * sample is late on its own, and a stalled machine skips whole slots,
+	 * but neither moves the grid.  So measured from the first sample's
+	 * time stamp, the samples at the end of the window are as close to a
+	 * grid point as those at its start: the earliest phase of each third
+	 * is the grid's own offset plus the shortest latency, which does not
+	 * grow.  Only CLOCK_MONOTONIC (the records' time stamps) is used:
+	 * nothing is assumed of how jiffies track it.
 	 */
 	for (k = 0; k < n; k++) {
-		int64_t late = (int64_t)(s[k].time_ns - s[0].time_ns) - (int64_t)(k * period);
-		int64_t jlate = (int64_t)((s[k].jiffies - s[0].jiffies) * rate) -
-				(int64_t)(k * hz);
+		int64_t ph = grid_phase(s[k].time_ns, s[0].time_ns, period, &slot);
 
-		if (k < n / 3) {
-			min_a = late < min_a ? late : min_a;
-			jmin_a = jlate < jmin_a ? jlate : jmin_a;
-		} else if (k >= n - n / 3) {
-			min_b = late < min_b ? late : min_b;
-			jmin_b = jlate < jmin_b ? jlate : jmin_b;
-		}
+		if (k < n / 3)
+			min_a = ph < min_a ? ph : min_a;
+		else if (k >= n - n / 3)
+			min_b = ph < min_b ? ph : min_b;
 		if (k) {
-			uint64_t d = s[k].jiffies - s[k - 1].jiffies;
-
-			res->in_range += d >= lo && d <= hi;
 			res->backwards += s[k].time_ns <= s[k - 1].time_ns;
+			if (slot > prev_slot + 1)
+				res->skipped += slot - prev_slot - 1;
 		}
+		prev_slot = slot;
 	}
 	res->drift_ns = min_b - min_a;
-	res->drift_j = jmin_b - jmin_a;
 	res->span_ns = s[n - 1].time_ns - s[0].time_ns;
 out:
 	free(s);
@@ -713,10 +721,9 @@ TEST_F_TIMEOUT(sampling, rate_long_run, 60)
 {
 	const struct mp3prof_header *hdr = self->r.hdr;
 	uint64_t rate = hdr->rate, hz = hdr->hz, n;
-	int64_t tol_ns, tol_j;
 	struct rate_result res;
+	int64_t tol_ns;
 	int attempt;
-	bool ok;
 
 	ASSERT_LT(0, rate);
 	ASSERT_LT(0, hz);
@@ -726,32 +733,27 @@ TEST_F_TIMEOUT(sampling, rate_long_run, 60)
 	if (n > hdr->nr_records / 2)
 		n = hdr->nr_records / 2;
 	ASSERT_LE(12, n);
+	/*
+	 * Without high-resolution timers a timer expires at a tick, so the
+	 * shortest latency of a third may differ by a tick from the other's;
+	 * a jiffies grid drifted 7.5 ms in these 3 s at 20 Hz (-0.25 %).
+	 */
 	tol_ns = 2 * (MP3_NSEC / hz) + 2 * MS;
-	tol_j = 2 * rate;
 
-	/* a stall of the (virtual) machine may restart the schedule: retry once */
+	/* a stall of the (virtual) machine longer than a third: retry once */
 	for (attempt = 0; attempt < 2; attempt++) {
 		ASSERT_EQ(0, measure_rate(&self->r, n, &res));
-		TH_LOG("HZ=%llu rate=%llu: %llu samples/%llu ms, drift %lld us, %lld/%llu j",
+		TH_LOG("HZ=%llu rate=%llu: %llu samples/%llu ms, drift %lld us, %llu slots skipped",
 		       (unsigned long long)hz, (unsigned long long)rate,
 		       (unsigned long long)n, (unsigned long long)res.span_ns / MS,
-		       (long long)res.drift_ns / 1000, (long long)res.drift_j,
-		       (unsigned long long)rate);
-		TH_LOG("%u/%llu intervals of %llu..%llu jiffies",
-		       res.in_range, (unsigned long long)n - 1,
-		       (unsigned long long)(hz / rate),
-		       (unsigned long long)((hz + rate - 1) / rate));
-		ok = llabs(res.drift_ns) <= tol_ns && llabs(res.drift_j) <= tol_j &&
-		     res.in_range >= (n - 1) / 2;
-		if (ok)
+		       (long long)res.drift_ns / 1000,
+		       (unsigned long long)res.skipped);
+		if (llabs(res.drift_ns) <= tol_ns)
 			break;
 		ASSERT_EQ(0, mp3_wait_idle(&self->r, 300, 3000));
 	}
 	EXPECT_EQ(0, res.backwards);
 	EXPECT_GE(tol_ns, llabs(res.drift_ns));
-	EXPECT_GE(tol_j, llabs(res.drift_j));
-	/* most intervals are one of the two whole jiffy counts around HZ/rate */
-	EXPECT_LE((n - 1) / 2, res.in_range);
 }
 
 TEST_HARNESS_MAIN

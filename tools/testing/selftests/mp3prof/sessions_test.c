@@ -149,13 +149,13 @@ static pid_t spawn_busy(void)
 	pid_t parent = getpid(), pid = fork();
 
 	if (pid == 0) {
-		volatile uint64_t x = 0;
+		uint64_t x = 0;
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(0);
 		for (;;)
-			x++;
+			__atomic_store_n(&x, x + 1, __ATOMIC_RELAXED);
 	}
 	if (pid > 0)
 		mp3_track_child(pid);
@@ -445,9 +445,8 @@ TEST_F(sess, config_fields)
 		ASSERT_LE(0, fd);
 		ret = mp3_session_configure(fd, c->flags, c->period, c->pages, c->max);
 		EXPECT_EQ(c->err, ret) TH_LOG("%s: %s", c->what, strerror(-ret));
-		EXPECT_EQ(c->err, mp3_session_configure(kept, c->flags, c->period,
-							 c->pages, c->max))
-			TH_LOG("%s, reconfiguring a session", c->what);
+		ret = mp3_session_configure(kept, c->flags, c->period, c->pages, c->max);
+		EXPECT_EQ(c->err, ret) TH_LOG("%s, reconfiguring a session", c->what);
 		if (c->err) {
 			EXPECT_TRUE(unbound(fd) && maps_default(fd))
 				TH_LOG("%s: refused, yet a session", c->what);
@@ -610,11 +609,10 @@ TEST_F_TIMEOUT(sess, target_errors, 60)
 	if (kill(reaped, 0) && errno == ESRCH)
 		EXPECT_EQ(-ESRCH, mp3_session_add_pid(r.fd, reaped)) TH_LOG("reaped, by pid");
 	EXPECT_EQ(-ESRCH, mp3_session_add_pid(r.fd, tid)) TH_LOG("thread id");
-	if (tfd >= 0) {
-		EXPECT_EQ(-ESRCH, mp3_session_add_pidfd(r.fd, tfd)) TH_LOG("thread pidfd");
-	} else {
+	if (tfd < 0)
 		TH_LOG("no thread pidfds (PIDFD_THREAD): %s", strerror(errno));
-	}
+	EXPECT_EQ(-ESRCH, tfd >= 0 ? mp3_session_add_pidfd(r.fd, tfd) : -ESRCH)
+		TH_LOG("thread pidfd");
 	EXPECT_EQ(-ESRCH, mp3_session_add_pid(r.fd, 1 << 30));
 
 	/* twice; and removing what is not there */
@@ -864,8 +862,8 @@ TEST_F_TIMEOUT(sess, two_users_isolated, 60)
 		TH_LOG("nobody's child failed at step %d (status %#x)", self->sh->step, status);
 	ASSERT_EQ(10, self->sh->step);
 	EXPECT_EQ(0, self->sh->err[0]);
-	EXPECT_EQ(0, self->sh->err[1]) TH_LOG("nobody adding its own process: %s",
-					       strerror(-self->sh->err[1]));
+	EXPECT_EQ(0, self->sh->err[1])
+		TH_LOG("nobody adding its own process: %s", strerror(-self->sh->err[1]));
 	EXPECT_EQ(-EPERM, self->sh->err[2]) TH_LOG("nobody adding root's process by pidfd");
 	EXPECT_EQ(-EPERM, self->sh->err[3]) TH_LOG("nobody adding root's process by pid");
 	EXPECT_EQ(-EPERM, self->sh->err[4]) TH_LOG("nobody adding init");
@@ -885,7 +883,7 @@ TEST_F_TIMEOUT(sess, two_users_isolated, 60)
 		samples++;
 	}
 	EXPECT_EQ(0, ret);
-	TH_LOG("over %llu ms: root's session %d samples, %llu ms CPU; nobody's %llu samples, %llu us CPU, %llu faults",
+	TH_LOG("%llu ms: root's %d samples, %llu ms CPU; nobody's %llu, %llu us, %llu faults",
 	       (unsigned long long)(self->sh->t1 - self->sh->t0) / MS, samples,
 	       (unsigned long long)cpu / MS, (unsigned long long)self->sh->val[2],
 	       (unsigned long long)self->sh->val[0] / 1000,
@@ -1092,7 +1090,7 @@ TEST_F_TIMEOUT(sess, per_process_records, 120)
 			uint64_t dcpu = rep.cpu_ns - before.cpu_ns;
 			uint64_t tick = MP3_NSEC / r.hdr->hz;
 
-			TH_LOG("worker: %llu faults and %llu us CPU measured, %llu and %llu us recorded",
+			TH_LOG("worker: %llu faults, %llu us CPU measured; %llu, %llu us recorded",
 			       (unsigned long long)dmin, (unsigned long long)dcpu / 1000,
 			       (unsigned long long)x->min_flt,
 			       (unsigned long long)x->cpu_ns / 1000);
@@ -1321,8 +1319,8 @@ TEST_F_TIMEOUT(sess, close_while_mapped, 60)
 	for (i = 0; i < h; i++) {
 		union mp3_rec rec;
 
-		ASSERT_EQ(0, mp3_ring_get_rec(&r, i, &rec)) TH_LOG("record %llu",
-								(unsigned long long)i);
+		ASSERT_EQ(0, mp3_ring_get_rec(&r, i, &rec))
+			TH_LOG("record %llu", (unsigned long long)i);
 	}
 	ASSERT_EQ(0, mp3_ring_get_sample(&r, h - 2, &s, p, MAXP, NULL));
 	EXPECT_EQ(1, s.nr_procs);
@@ -1629,11 +1627,11 @@ TEST_F_TIMEOUT(period, on_the_grid, 60)
 	}
 	nd = n - 1;
 	qsort(late, n, sizeof(*late), cmp_u64);
-	TH_LOG("%llu samples in %u ms at %u ms: %llu slots skipped; %llu of %llu gaps within %llu us of a multiple of the period",
+	TH_LOG("%llu samples in %u ms at %u ms: %llu skipped; %llu of %llu gaps within %llu us",
 	       (unsigned long long)n, variant->run_ms, variant->ms,
 	       (unsigned long long)skipped, (unsigned long long)within,
 	       (unsigned long long)nd, (unsigned long long)tol / 1000);
-	TH_LOG("ADD took %llu us, first sample %llu us after it; lateness after the grid of the ADD: median %llu us, 90th %llu us",
+	TH_LOG("ADD took %llu us, first sample %llu us later; late: median %llu us, 90th %llu us",
 	       (unsigned long long)(t1 - t0) / 1000,
 	       (unsigned long long)(times[0] - t0) / 1000,
 	       (unsigned long long)late[n / 2] / 1000,

@@ -89,7 +89,7 @@ static struct mp3_ring aux;
 
 #define TREE_FAIL() tree_fail(__LINE__)
 
-static void __attribute__((noreturn)) tree_fail(int line)
+static void tree_fail(int line)
 {
 	__atomic_compare_exchange_n(&sh->err, &(int){ 0 }, line, false,
 				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
@@ -489,16 +489,17 @@ static bool in_tree(pid_t pid)
 	int64_t __tick = MP3_NSEC / ring.hdr->hz;				\
 	struct usage __w = (want), __g = (got);					\
 	int64_t __n = (nprocs);							\
+	const char *__what = (what);						\
 	EXPECT_LE(llabs(__g.min_flt - __w.min_flt), 2 * __n)			\
-		TH_LOG("%s: %lld minor faults, expected %lld (+-%lld)", what,	\
+		TH_LOG("%s: %lld minor faults, expected %lld (+-%lld)", __what,	\
 		       (long long)__g.min_flt, (long long)__w.min_flt,		\
 		       (long long)(2 * __n));					\
 	EXPECT_LE(llabs(__g.maj_flt - __w.maj_flt), 2 * __n)			\
-		TH_LOG("%s: %lld major faults, expected %lld (+-%lld)", what,	\
+		TH_LOG("%s: %lld major faults, expected %lld (+-%lld)", __what,	\
 		       (long long)__g.maj_flt, (long long)__w.maj_flt,		\
 		       (long long)(2 * __n));					\
 	EXPECT_LE(llabs(__g.cpu_ns - __w.cpu_ns), __tick * __n)			\
-		TH_LOG("%s: %lld ns CPU, expected %lld (+-%lld)", what,		\
+		TH_LOG("%s: %lld ns CPU, expected %lld (+-%lld)", __what,		\
 		       (long long)__g.cpu_ns, (long long)__w.cpu_ns,		\
 		       (long long)(__tick * __n));				\
 } while (0)
@@ -686,19 +687,20 @@ static int wait_closed(struct parsed *pa, pid_t root, unsigned int ms)
 
 /* The ring was read whole, and its records are consistent. */
 #define CHECK_RING(pa) do {							\
-	ASSERT_EQ(0, (pa)->err) TH_LOG("reading the ring: %s",		\
-				       strerror(-(pa)->err));			\
-	EXPECT_EQ(0, (pa)->sum_mismatch)					\
+	const struct parsed *__pa = (pa);					\
+	ASSERT_EQ(0, __pa->err) TH_LOG("reading the ring: %s",		\
+				       strerror(-__pa->err));			\
+	EXPECT_EQ(0, __pa->sum_mismatch)					\
 		TH_LOG("samples whose records do not sum to them");		\
-	EXPECT_EQ(0, (pa)->exited_mismatch)					\
+	EXPECT_EQ(0, __pa->exited_mismatch)					\
 		TH_LOG("samples whose nr_exited is not their EXITED records");	\
-	for (int __i = 0; __i < (pa)->n; __i++) {				\
-		EXPECT_EQ(0, (pa)->p[__i].after_final)				\
+	for (int __i = 0; __i < __pa->n; __i++) {				\
+		EXPECT_EQ(0, __pa->p[__i].after_final)				\
 			TH_LOG("pid %d has records after its last",		\
-			       (pa)->p[__i].pid);				\
-		EXPECT_EQ(1, (pa)->p[__i].nr_final)				\
-			TH_LOG("pid %d: %d last records", (pa)->p[__i].pid,	\
-			       (pa)->p[__i].nr_final);				\
+			       __pa->p[__i].pid);				\
+		EXPECT_EQ(1, __pa->p[__i].nr_final)				\
+			TH_LOG("pid %d: %d last records", __pa->p[__i].pid,	\
+			       __pa->p[__i].nr_final);				\
 	}									\
 } while (0)
 
@@ -826,12 +828,13 @@ static void exit_costs(int64_t *max, int64_t *sum, int *n)
 
 /* Total and per process, logged and checked. */
 #define CHECK_TOTAL(pa, root) do {						\
+	const struct parsed *__pt = (pa);					\
 	LOG_USAGE("total vs wait4() of the root since ADD", tree_expect(),	\
-		  (pa)->total);							\
+		  __pt->total);							\
 	LOG_USAGE("total vs the root's getrusage(SELF) + RUSAGE_CHILDREN "	\
-		  "before its exit", root_report(root), (pa)->total);		\
+		  "before its exit", root_report(root), __pt->total);		\
 	LOG_EXITS();								\
-	EXPECT_NEAR(tree_expect(), (pa)->total, sh->nr, "tree total");		\
+	EXPECT_NEAR(tree_expect(), __pt->total, sh->nr, "tree total");		\
 } while (0)
 
 /* ------------------------------------------------------------ the tests */
@@ -1360,7 +1363,7 @@ TEST_F_TIMEOUT(tree, sigchld_default_after_ignoring, 120)
 static int rm_go[2];
 
 /* Wait for the go, then work until killed. */
-static void __attribute__((noreturn)) rm_work(void)
+static void rm_work(void)
 {
 	char c;
 
@@ -1374,7 +1377,7 @@ static void __attribute__((noreturn)) rm_work(void)
 }
 
 /* A child of the root; the first one has a child of its own. */
-static void __attribute__((noreturn)) rm_kid_body(bool grandchild)
+static void rm_kid_body(bool grandchild)
 {
 	if (grandchild) {
 		pid_t pid = fork();
