@@ -84,29 +84,32 @@ guest_counters() {
 	awk '$1 == "pswpin" || $1 == "pswpout"' /proc/vmstat
 }
 
-# run NAME SHELL-COMMAND: record the samples while the command runs, and
-# the guest's counters before and after (NAME.guest: counter before after).
+# run NAME SHELL-COMMAND [MONITOR-OPTION...]: record the samples while the
+# command runs, and the guest's counters before and after (NAME.guest:
+# counter before after).
 run() {
 	local name=$1 cmd=$2 start end
+	shift 2
 	guest_counters > "$out/$name.before"
 	start=$(date +%s)
-	mp3prof-monitor --csv --syscalls -o "$out/$name.csv" -- sh -c "$cmd" \
+	mp3prof-monitor --csv --syscalls "$@" -o "$out/$name.csv" -- sh -c "$cmd" \
 		> "$out/$name.log" 2>&1
 	end=$(date +%s)
 	guest_counters | paste -d ' ' "$out/$name.before" - |
 		awk '{ print $1, $2, $4 }' > "$out/$name.guest"
 	rm "$out/$name.before"
 	echo "$name $((end - start))" >> "$out/durations.txt"
-	say "  $name: $(($(wc -l < "$out/$name.csv") - 1)) samples in $((end - start)) s; $(grep -c 'lost [0-9]* sample' "$out/$name.log" || true) lost-sample notes"
+	say "  $name: $(awk -F, '$1 == "sample" || $1 ~ /^[0-9]+$/ { n++ } END { print n + 0 }' "$out/$name.csv") samples in $((end - start)) s; $(grep -c 'lost [0-9]* sample' "$out/$name.log" || true) lost-sample notes"
 }
 
-# Case study 1: two random-access processes, then random + local.
+# Case study 1: two random-access processes, then random + local; with a
+# record per process per sample (--per-process), which work faulted when.
 big=$(mb 1024)
 say "case study 1 (course: work 1024 R 50000 + work 1024 R 10000, then work 1024 R 50000 + work 1024 L 10000)"
 say "  run 1: work $big R $(acc 50000) & work $big R $(acc 10000)"
-run case1-run1 "work $big R $(acc 50000) & work $big R $(acc 10000) & wait"
+run case1-run1 "work $big R $(acc 50000) & work $big R $(acc 10000) & wait" --per-process
 say "  run 2: work $big R $(acc 50000) & work $big L $(acc 10000)"
-run case1-run2 "work $big R $(acc 50000) & work $big L $(acc 10000) & wait"
+run case1-run2 "work $big R $(acc 50000) & work $big L $(acc 10000) & wait" --per-process
 
 # Case study 2: N copies of a random-access process, on each swap device.
 small=$(mb 200)

@@ -72,15 +72,53 @@ mem_mb="?" swap_mb="?" swaps=$DEMO_SWAP cpus=1 scale=$DEMO_SCALE sleep_ms="?" ke
 . "$g/env.txt"
 say "making tables and plots in $out"
 
-# case1-runX.dat: time (s) since the first sample, accumulated minor+major
-# faults, accumulated major faults.
+# Case study 1 ran with --per-process (kind,seq,jiffies,time_ns,pid,ppid,
+# flags,min_flt,maj_flt,cpu_ns,...).  case1-runX.dat: time (s) since the
+# first sample, accumulated minor+major faults, accumulated major faults
+# (the sample rows).  case1-runX-pK.dat, one per process of the tree in
+# the order of their pids (the shell, then the two works in the order it
+# started them): time (s), that process's accumulated faults, major faults.
 for r in 1 2; do
-	awk -F, 'NR > 1 {
-		if (t0 == "") t0 = $3
-		all += $4 + $5; maj += $5
-		printf "%.3f %d %d\n", ($3 - t0) / 1e9, all, maj
-	}' "$g/case1-run$r.csv" > "$out/case1-run$r.dat"
+	rm -f "$out/case1-run$r"-p*.dat
+	awk -F, -v dat="$out/case1-run$r" '$1 == "sample" || $1 == "proc" {
+		if (t0 == "") t0 = $4
+		t = ($4 - t0) / 1e9
+	}
+	$1 == "sample" {
+		all += $8 + $9; maj += $9
+		printf "%.3f %d %d\n", t, all, maj > (dat ".dat")
+	}
+	$1 == "proc" {
+		pall[$5] += $8 + $9; pmaj[$5] += $9
+		line[$5] = line[$5] sprintf("%.3f %d %d\n", t, pall[$5], pmaj[$5])
+	}
+	END {
+		n = 0
+		for (p in line) pids[++n] = p + 0
+		for (i = 1; i <= n; i++)	# a few pids: insertion sort
+			for (j = i; j > 1 && pids[j - 1] > pids[j]; j--) {
+				x = pids[j]; pids[j] = pids[j - 1]; pids[j - 1] = x
+			}
+		for (i = 1; i <= n; i++) {
+			f = dat "-p" i ".dat"
+			printf "# pid %d\n%s", pids[i], line[pids[i]] > f
+			close(f)
+		}
+	}' "$g/case1-run$r.csv"
 done
+# gnuplot plot command for the per-process panel of case 1 run R, whose
+# processes are the shell, work A, work B.
+case1_procs_panel() { # R A B
+	local i f sep= cmd="plot" names=("sh -c" "$2" "$3")
+	for i in 1 2 3; do
+		f=$out/case1-run$1-p$i.dat
+		[ -f "$f" ] || continue
+		cmd+="$sep '$f' using 1:2 with lines lw 2 lc $i title '${names[$((i - 1))]} (pid $(sed -n 's/^# pid //p' "$f"))'"
+		cmd+=", '$f' using 1:3 with lines dt 2 lc $i notitle"
+		sep=,
+	done
+	echo "$cmd"
+}
 
 # case2-KIND.dat, one per swap device: N, CPU utilisation of the N
 # processes (% of the guest's CPUs), major faults per s, elapsed s, minor
@@ -150,6 +188,14 @@ plot '$out/case1-run1.dat' using 1:2 with lines lw 2 title 'R $((50000 / scale))
      '$out/case1-run2.dat' using 1:2 with lines lw 2 title 'R $((50000 / scale)) + L $((10000 / scale))', \
      '$out/case1-run1.dat' using 1:3 with lines dt 2 lc 1 title 'run 1: major only', \
      '$out/case1-run2.dat' using 1:3 with lines dt 2 lc 2 title 'run 2: major only'
+set terminal $term 1400,520
+set output '$out/case1-procs.png'
+set multiplot layout 1,2 title "Case study 1, per process (mp3prof-monitor --per-process): accumulated faults (solid) and major faults (dashed)"
+set title 'run 1'
+$(case1_procs_panel 1 "work R $((50000 / scale))" "work R $((10000 / scale))")
+set title 'run 2'
+$(case1_procs_panel 2 "work R $((50000 / scale))" "work L $((10000 / scale))")
+unset multiplot
 set terminal $term $((nkinds * 700)),520
 set output '$out/case2.png'
 set multiplot layout 1,$nkinds title "Case study 2: N x work $((200 / scale)) R $((10000 / scale)) (course: 200 MB, 10000), guest ${mem_mb} MB RAM, $cpus CPUs"
@@ -182,4 +228,4 @@ GP
 	sed 's/^/  /' "$g/durations.txt"
 } > "$out/summary.txt"
 cat "$out/summary.txt"
-say "demo done in $(($(date +%s) - t0)) s; results in $out (case1.png, case2.png, summary.txt, guest/demo/*.csv)"
+say "demo done in $(($(date +%s) - t0)) s; results in $out (case1.png, case1-procs.png, case2.png, summary.txt, guest/demo/*.csv)"
