@@ -74,6 +74,7 @@ struct monitor {
 	int epfd;
 	int sigfd;
 	sigset_t oldmask;	/* the mask to give the command */
+	struct sigaction oldact[3];	/* and the dispositions of stop_sigs */
 	struct target *targets;
 	int nr_targets;
 	int nr_live;
@@ -236,24 +237,32 @@ static int epoll_add(struct monitor *m, int fd, __u32 events, __u64 data)
 	return epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+static const int stop_sigs[3] = { SIGINT, SIGTERM, SIGHUP };
+
 /*
  * Signals arrive through a signalfd: blocked, they cannot interrupt
  * anything between a check and the wait, and the command gets the mask
- * and dispositions the monitor started with.
+ * and dispositions the monitor started with.  An ignored signal never
+ * reaches a signalfd, and a shell starts background commands with SIGINT
+ * ignored: the stop signals get their default disposition here (blocked,
+ * it never runs), so "kill -INT" stops a monitor started with "&".
  */
 static int setup_wait(struct monitor *m)
 {
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t set;
+	int i;
 
 	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
+	for (i = 0; i < 3; i++)
+		sigaddset(&set, stop_sigs[i]);
 	sigaddset(&set, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &set, &m->oldmask)) {
 		perror(PROG ": sigprocmask");
 		return -1;
 	}
+	for (i = 0; i < 3; i++)
+		sigaction(stop_sigs[i], &dfl, &m->oldact[i]);
 	m->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	m->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (m->sigfd < 0 || m->epfd < 0) {
@@ -500,7 +509,7 @@ static int add_pids(struct monitor *m)
  */
 static int start_cmd(struct monitor *m)
 {
-	int pfd[2];
+	int pfd[2], i;
 	pid_t pid;
 	char c;
 
@@ -516,6 +525,8 @@ static int start_cmd(struct monitor *m)
 		return -1;
 	}
 	if (!pid) {
+		for (i = 0; i < 3; i++)
+			sigaction(stop_sigs[i], &m->oldact[i], NULL);
 		sigprocmask(SIG_SETMASK, &m->oldmask, NULL);
 		close(pfd[1]);
 		if (read(pfd[0], &c, 1) != 1)

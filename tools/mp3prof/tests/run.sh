@@ -97,7 +97,8 @@ fake_ring() {
 	le 20 4; le 250 4; le "$flags" 4; le 50000000 8; le "$head" 8
 	le 0 8; le 0 8; le 0 4; le 0 4 # work_ns samples max_procs reserved0
 	printf '%b' "$bytes" > "$f"
-	head -c $((hs - 72)) /dev/zero >> "$f"
+	# (busybox head reads "-c -N" of /dev/zero forever: no padding then)
+	[ "$hs" -le 72 ] || head -c $((hs - 72)) /dev/zero >> "$f"
 	bytes=
 	for r; do
 		IFS=, read -r -a a <<< "$r"
