@@ -583,7 +583,8 @@ static void account_last(struct monitor *m)
 	}
 	if (!wait)
 		return;
-	ms = (int)(2 * m->ring.hdr->period_ns / NSEC_PER_MSEC) + 100;
+	/* two periods, and time for a loaded machine to run the sampler */
+	ms = (int)(2 * m->ring.hdr->period_ns / NSEC_PER_MSEC) + 2000;
 	if (!wait_past(m, head, ms))
 		fprintf(stderr,
 			"%s: no sample within %d ms of the exit: the last interval is missing\n",

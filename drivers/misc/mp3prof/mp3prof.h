@@ -262,6 +262,7 @@ bool mp3prof_pid_less(struct rb_node *a, const struct rb_node *b);
 
 /* sample.c */
 bool mp3prof_ignores_sigchld(struct task_struct *t);
+void mp3prof_fold_released(struct mp3prof_session *s, u32 tree);
 bool mp3prof_read_own(struct mp3prof_proc *p, struct mp3prof_counts *own,
 		      struct mp3prof_counts *kids);
 void mp3prof_sampling_init(struct mp3prof_session *s);

@@ -366,6 +366,48 @@ static void mp3prof_fold(struct mp3prof_proc *p)
 	mp3prof_counts_add(&p->parent->pending, &p->now_kids);
 }
 
+/**
+ * mp3prof_fold_released() - Account reapings before a tree is removed
+ * @s: The session, with @s->lock held.
+ * @tree: The tree about to be removed between two samples.
+ *
+ * A process of @tree that its parent reaped since the last sample is in
+ * the parent's children counters now, and its own last delta is still to
+ * be reported: take its value out of the parent's growth, as the next
+ * sample would have done (mp3prof_deltas()), so that it is not counted
+ * twice.
+ */
+void mp3prof_fold_released(struct mp3prof_session *s, u32 tree)
+{
+	struct mp3prof_proc *p;
+	enum mp3prof_fold fold;
+
+	rcu_read_lock();
+	list_for_each_entry(p, &s->list, list) {
+		if (p->tree != tree || p->state != MP3PROF_ACTIVE)
+			continue;
+		p->released = mp3prof_released(p);
+		p->now_ign = mp3prof_ignores_sigchld(pid_task(p->pid, PIDTYPE_TGID));
+	}
+	rcu_read_unlock();
+	smp_rmb();	/* released before the counters */
+	list_for_each_entry(p, &s->list, list) {
+		if (p->tree != tree || p->state != MP3PROF_ACTIVE ||
+		    !p->released || !p->parent)
+			continue;
+		mp3prof_read_own(p, &p->now_own, &p->now_kids);
+		fold = mp3prof_folded(p);
+		if (fold == MP3PROF_FOLD_MAYBE) {
+			mp3prof_read_own(p->parent, &p->parent->now_own,
+					 &p->parent->now_kids);
+			if (!mp3prof_fold_fits(p))
+				fold = MP3PROF_NOT_FOLDED;
+		}
+		if (fold != MP3PROF_NOT_FOLDED)
+			mp3prof_fold(p);
+	}
+}
+
 /*
  * Read every process and decide which are final.  For a whole-tree
  * session the order matters: which processes had been released is looked

@@ -351,6 +351,8 @@ int mp3prof_remove(struct mp3prof_session *s, struct pid *pid)
 				q->tree = p->parent->tree;
 	} else {
 		tree = p->tree;
+		if (s->flags & MP3PROF_SESSION_TREE)
+			mp3prof_fold_released(s, tree);
 		list_for_each_entry_safe(q, tmp, &s->list, list) {
 			if (q->tree != tree)
 				continue;
