@@ -183,8 +183,8 @@ struct mp3prof_sample {
  *
  * The records of one sample sum exactly to its struct mp3prof_sample.
  * A pid appears once per sample, except for a process removed and added
- * again between two samples: its REMOVED record ends the first
- * registration, the other record starts the new one.  In a whole-tree
+ * again between two samples: a REMOVED record ends each registration
+ * that ended, and a record without it is the current one.  In a whole-tree
  * session a process's deltas include what its children
  * that were never sampled individually left when it reaped them.
  */

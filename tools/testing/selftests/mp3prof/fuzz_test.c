@@ -1609,13 +1609,13 @@ static void check_records(struct ithread *t, struct isess *s, int si)
 				ifail(t, "thread %d session %d: pid %u ppid %u", t->idx, si,
 				      p->pid, p->ppid);
 			/*
-			 * Twice only as the last record of a removal and the
-			 * first of the same process's new ADD before this
-			 * sample.
+			 * Twice only as the last record of a removal and that
+			 * of the same process added again (and maybe removed
+			 * again) before this sample: one of them is REMOVED.
 			 */
 			for (j = 0; j < i; j++)
 				if (recs[j].pid == p->pid &&
-				    !((recs[j].flags ^ p->flags) & MP3PROF_PROC_REMOVED))
+				    !((recs[j].flags | p->flags) & MP3PROF_PROC_REMOVED))
 					ifail(t, "thread %d session %d: pid %u twice", t->idx,
 					      si, p->pid);
 			min += p->min_flt;
