@@ -1306,6 +1306,7 @@ static bool op_target(struct ithread *t, struct isess *s, bool add)
 	unsigned int k;
 	int ret, where = 0;
 	bool known = true;
+	uint64_t head;
 
 	if (by_pid) {
 		x.flags = MP3PROF_TARGET_PID;
@@ -1397,6 +1398,8 @@ static bool op_target(struct ithread *t, struct isess *s, bool add)
 		if (tail)
 			p[tail_at] = 1 + rn(rng, 255);
 	}
+	/* before: the sample after a REMOVE may come as soon as it returns */
+	head = cur_head(s);
 	ret = mp3_ioctl_sized(s->fd, add ? MP3PROF_IOC_ADD : MP3PROF_IOC_REMOVE, p, size);
 	unplace(t, p, size, readable);
 	if (!acc_has(&a, ret) && (g->kind == TK_REAPED || g->kind == TK_NONE) &&
@@ -1425,7 +1428,7 @@ static bool op_target(struct ithread *t, struct isess *s, bool add)
 		if (s->flags & MP3PROF_SESSION_PER_PROCESS)
 			s->pending += __builtin_popcount(gone);
 		/* a sample after this accounts what was removed */
-		s->mark = cur_head(s);
+		s->mark = head;
 	}
 	return true;
 }

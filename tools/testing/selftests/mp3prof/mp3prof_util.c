@@ -566,6 +566,30 @@ int mp3_wait_nr_samples(const struct mp3_ring *r, unsigned int n,
 	return 0;
 }
 
+/* hdr->samples now. */
+uint64_t mp3_nr_samples(const struct mp3_ring *r)
+{
+	return __atomic_load_n(&r->hdr->samples, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Wait for hdr->samples to exceed @since, read before what must be
+ * followed by a sample (a REMOVE: the next sample may be taken as soon as
+ * the REMOVE returns): 0 or -ETIMEDOUT.
+ */
+int mp3_wait_samples_past(const struct mp3_ring *r, uint64_t since,
+			  unsigned int timeout_ms)
+{
+	uint64_t end = mp3_now_ns() + timeout_ms * 1000000ULL;
+
+	while (mp3_nr_samples(r) <= since) {
+		if (mp3_now_ns() > end)
+			return -ETIMEDOUT;
+		mp3_msleep(2);
+	}
+	return 0;
+}
+
 /*
  * Wait until head has not moved for @quiet_ms: 0, or -ETIMEDOUT if it is
  * still moving after @timeout_ms.

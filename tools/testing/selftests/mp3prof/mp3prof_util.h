@@ -204,6 +204,9 @@ int mp3_wait_samples(const struct mp3_ring *r, unsigned int n,
 /* Wait for hdr->samples to grow by @n: 0 or -ETIMEDOUT. */
 int mp3_wait_nr_samples(const struct mp3_ring *r, unsigned int n,
 			unsigned int timeout_ms);
+uint64_t mp3_nr_samples(const struct mp3_ring *r);
+int mp3_wait_samples_past(const struct mp3_ring *r, uint64_t since,
+			  unsigned int timeout_ms);
 /*
  * Wait until head has not moved for @quiet_ms: 0, or -ETIMEDOUT if it is
  * still moving after @timeout_ms.

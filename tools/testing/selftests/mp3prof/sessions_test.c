@@ -118,6 +118,7 @@ struct shared {
 	int nr_pids;
 	uint32_t pids_seen[64];		/* distinct pids in records */
 	int flags_seen;
+	int outside_done;		/* the parent is done with a child */
 	uint64_t t0, t1;
 };
 
@@ -1169,6 +1170,9 @@ static int ns_owner(struct shared *sh, int outside_pidfd)
 	sh->nr_pids = n;
 	sh->err[5] = ret;
 	sh->step = 10;
+	/* the session outside samples the kid too: until it is done */
+	for (i = 0; i < 2000 && !__atomic_load_n(&sh->outside_done, __ATOMIC_ACQUIRE); i++)
+		mp3_msleep(5);
 	kill(kid, SIGKILL);
 	waitpid(kid, NULL, 0);
 	return 0;
@@ -1219,6 +1223,7 @@ TEST_F_TIMEOUT(sess, pid_namespace_numbers, 60)
 	n = sampled_now(&r, got, ARRAY_SIZE(got));
 	EXPECT_EQ(1, n);
 	EXPECT_EQ((uint32_t)sh->pid[2], got[0]);
+	__atomic_store_n(&sh->outside_done, 1, __ATOMIC_RELEASE);
 
 	ASSERT_EQ(c1, waitpid(c1, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
