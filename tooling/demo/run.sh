@@ -51,7 +51,7 @@ if [ "${DEMO_SKIP_VM:-0}" != 1 ]; then
 	cp "$here/guest.sh" "$stage/host/"
 
 	say "running the demo in a release guest: ${VM_MEM} MiB RAM, swap: ${DISK_SWAP_MB} MiB disk, ${ZRAM_MB} MiB zram; case study 2 on: $DEMO_SWAP"
-	say "course sizes / $DEMO_SCALE, ${DEMO_SLEEP_MS} ms sleep per iteration; this takes about 10-15 minutes under TCG"
+	say "course sizes / $DEMO_SCALE, ${DEMO_SLEEP_MS} ms sleep per iteration; this takes about 20 minutes under TCG (disk swap is the slow part)"
 	rm -rf "$out/guest"
 	# The guest passes these through its command line.
 	cmd="DEMO_SCALE=$DEMO_SCALE DEMO_SLEEP_MS=$DEMO_SLEEP_MS DEMO_NS='$DEMO_NS' DEMO_SWAP='$DEMO_SWAP' bash /host/guest.sh"
