@@ -265,7 +265,7 @@ summary() {
 	[ "$quick" = 1 ] && { echo "**QUICK run (BENCH_QUICK=1): shortened benchmarks, not the reference figures.**"; echo; }
 	echo "- Date: $started; suite wall time $((elapsed / 60)) min $((elapsed % 60)) s (kernel and perf builds included)"
 	echo "- Command: \`$cmdline\` (tooling/bench/run.sh: what \`make vm VARIANT=bench DIR=<bench dir> CMD=./guest.sh OUT=<dir>\` does, with VM_MEM=$VM_MEM VM_APPEND=\"$VM_APPEND\")"
-	echo "- Source: $(git -C "$ROOT" log -1 --format='%h %s' 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- tooling/bench drivers include 2>/dev/null || echo ' (with uncommitted changes in tooling/bench, drivers or include)'); series: $(series_patches | wc -l) patches"
+	echo "- Source: $(git -C "$ROOT" log -1 --format='%h %s' 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- tooling/bench drivers include ':!tooling/bench/results.md' 2>/dev/null || echo ' (with uncommitted changes in tooling/bench, drivers or include)'); series: $(series_patches | wc -l) patches"
 	echo "- Host: $(uname -m), $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(qemu-system-x86_64 --version | head -1); load average during the guest run: $(hostload)"
 	echo "- Guest: QEMU TCG (no KVM), $(info cpus) vCPUs, $(info mem_mib) MiB, kernel $(info kernel) (the bench variant: tooling/kconfig/base.config + bench.config, i.e. the release config with cgroup v2 + memcg, high-resolution timers and tickless idle), HZ=$(info hz), clocksource $(info clocksource), default ring of $(info nr_records) records"
 	echo "- Other tools: perf $(info perf); pidstat $(info pidstat); $(info cgroup); perf_event_paranoid $(info perf_event_paranoid)"
