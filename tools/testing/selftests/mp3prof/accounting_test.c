@@ -70,35 +70,6 @@ static int stat_faults(int fd, uint64_t *min, uint64_t *maj)
 	return 0;
 }
 
-static void touch_pages(long n)
-{
-	size_t ps = mp3_page_size(), len = n * ps, i;
-	char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (m == MAP_FAILED)
-		return;
-	madvise(m, len, MADV_NOHUGEPAGE);	/* one fault per page */
-	for (i = 0; i < len; i += ps)
-		m[i] = 1;
-	munmap(m, len);
-}
-
-static void burn(uint64_t ms)
-{
-	uint64_t t0 = mp3_thread_cpu_ns(), w0 = mp3_now_ns(), x = 0;
-
-	while (mp3_thread_cpu_ns() - t0 < ms * MS &&
-	       mp3_now_ns() - w0 < 20 * ms * MS + 5 * MP3_NSEC) {
-		int i;
-
-		for (i = 0; i < 10000; i++) {
-			x += i;
-			__asm__ __volatile__("" : "+r" (x));
-		}
-	}
-}
-
 struct work {
 	long pages;
 	uint64_t ms;
@@ -108,8 +79,8 @@ static void *work_thread(void *p)
 {
 	struct work *w = p;
 
-	touch_pages(w->pages);
-	burn(w->ms);
+	mp3_touch_pages(w->pages);
+	mp3_burn_ms(w->ms);
 	return NULL;
 }
 
@@ -155,8 +126,8 @@ static int child(struct acct *a, int nthreads, bool unreg, bool big)
 	if (ctl < 0 || st < 0)
 		return 1;
 	/* warm up: code pages, stack, the stat buffer */
-	touch_pages(4);
-	burn(2);
+	mp3_touch_pages(4);
+	mp3_burn_ms(2);
 	if (stat_faults(st, &a->min0, &a->maj0))
 		return 2;
 	a->step = 1;

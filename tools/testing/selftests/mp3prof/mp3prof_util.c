@@ -939,6 +939,42 @@ struct mp3_thread_arg {
 	int err;
 };
 
+/* Fault in @n fresh anonymous pages, one fault each: 0 or -errno. */
+int mp3_touch_pages(size_t n)
+{
+	size_t ps = mp3_page_size(), len = n * ps, i;
+	char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (m == MAP_FAILED)
+		return -errno;
+	madvise(m, len, MADV_NOHUGEPAGE);	/* one fault per page: no THP */
+	for (i = 0; i < len; i += ps)
+		m[i] = 1;
+	munmap(m, len);
+	return 0;
+}
+
+/*
+ * Spin until this thread used @ms of CPU time, bounded by wall time in
+ * case it hardly gets a CPU.
+ */
+void mp3_burn_ms(uint64_t ms)
+{
+	uint64_t t0 = mp3_thread_cpu_ns(), w0 = mp3_now_ns(), x = 0;
+	uint64_t want = ms * 1000000ULL;
+
+	while (mp3_thread_cpu_ns() - t0 < want &&
+	       mp3_now_ns() - w0 < 20 * want + 5 * MP3_NSEC) {
+		int i;
+
+		for (i = 0; i < 10000; i++) {
+			x += i;
+			__asm__ __volatile__("" : "+r" (x));	/* keep the loop */
+		}
+	}
+}
+
 static void *mp3_thread_fn(void *p)
 {
 	struct mp3_thread_arg *a = p;
@@ -946,34 +982,14 @@ static void *mp3_thread_fn(void *p)
 	size_t ps = mp3_page_size();
 
 	if (c->op == MP3_OP_TOUCH || c->op == MP3_OP_TOUCH_EXIT) {
-		size_t len = c->arg * ps, i;
-		char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		int ret = mp3_touch_pages(c->arg);
 
-		if (m == MAP_FAILED) {
-			a->err = errno;
+		if (ret) {
+			a->err = -ret;
 			return NULL;
 		}
-		/* one fault per page: no THP */
-		madvise(m, len, MADV_NOHUGEPAGE);
-		for (i = 0; i < len; i += ps)
-			m[i] = 1;
-		munmap(m, len);
 	} else if (c->op == MP3_OP_BUSY) {
-		uint64_t t0 = mp3_thread_cpu_ns(), w0 = mp3_now_ns();
-		uint64_t want = c->arg * 1000000ULL, x = 0;
-
-		/* bounded by wall time in case we hardly get a CPU */
-		while (mp3_thread_cpu_ns() - t0 < want &&
-		       mp3_now_ns() - w0 < 10 * want + 2 * MP3_NSEC) {
-			int i;
-
-			for (i = 0; i < 10000; i++) {
-				x += i;
-				/* keep the loop */
-				__asm__ __volatile__("" : "+r" (x));
-			}
-		}
+		mp3_burn_ms(c->arg);
 	} else if (c->op == MP3_OP_READ_FILE) {
 		size_t len = c->arg * ps, i;
 		char *m = mmap(NULL, len, PROT_READ, MAP_SHARED, c->fd, 0);

@@ -50,6 +50,8 @@ bool mp3_loaded(void);
 uint64_t mp3_now_ns(void);		/* CLOCK_MONOTONIC */
 uint64_t mp3_proc_cpu_ns(void);		/* CLOCK_PROCESS_CPUTIME_ID */
 uint64_t mp3_thread_cpu_ns(void);	/* CLOCK_THREAD_CPUTIME_ID */
+int mp3_touch_pages(size_t n);
+void mp3_burn_ms(uint64_t ms);
 void mp3_msleep(unsigned int ms);	/* restarted after signals */
 
 /* --------------------------------------------------- small file helpers */

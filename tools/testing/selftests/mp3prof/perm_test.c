@@ -20,6 +20,8 @@
 #include "../kselftest_harness.h"
 #include "mp3prof_util.h"
 
+#define SPERIOD_NS	(20 * 1000000ULL)	/* the sessions' period */
+
 #define NOBODY		65534
 
 /*
@@ -168,16 +170,21 @@ TEST_F(perm, nobody)
 	EXPECT_EQ(0, mp3_unregister(root_pid));
 }
 
+static int become_nobody(int cap, pid_t parent);
+
 /*
- * Open the control file as nobody and keep it open until the test process
- * has taken a copy with pidfd_getfd() (no AF_UNIX needed in the guest).
+ * A file opened by NOBODY, the control file or (@session) a session, kept
+ * open until the test process has taken a copy with pidfd_getfd() (no
+ * AF_UNIX needed in the guest).  Returns the opener's pid and the copy in
+ * *fd_out.
  */
-static pid_t nobody_opener(int *fd_out)
+static pid_t nobody_fd(bool session, int *fd_out)
 {
 	int ready[2], done[2], fd, pidfd;
+	pid_t parent = getpid(), pid;
 	char c = 0;
-	pid_t pid;
 
+	*fd_out = -1;
 	if (pipe(ready) || pipe(done))
 		return -1;
 	pid = fork();
@@ -185,14 +192,16 @@ static pid_t nobody_opener(int *fd_out)
 		return -1;
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (drop_to_nobody())
+		if (session ? become_nobody(-1, parent) : drop_to_nobody())
 			_exit(1);
-		fd = open(MP3_STATUS, O_WRONLY);
+		if (session)
+			fd = mp3_session_open(MP3PROF_SESSION_PER_PROCESS, SPERIOD_NS, 0, 0);
+		else
+			fd = open(MP3_STATUS, O_WRONLY);
 		if (fd < 0 || write(ready[1], &fd, sizeof(fd)) != sizeof(fd))
 			_exit(2);
 		_exit(read(done[0], &c, 1) == 1 ? 0 : 3);
 	}
-	*fd_out = -1;
 	if (read(ready[0], &fd, sizeof(fd)) == sizeof(fd)) {
 		pidfd = syscall(SYS_pidfd_open, pid, 0);
 		if (pidfd >= 0) {
@@ -208,6 +217,12 @@ static pid_t nobody_opener(int *fd_out)
 	close(done[0]);
 	close(done[1]);
 	return pid;
+}
+
+/* The control file opened by NOBODY. */
+static pid_t nobody_opener(int *fd_out)
+{
+	return nobody_fd(false, fd_out);
 }
 
 /* Open the control file as root, then use it as nobody. */
@@ -504,7 +519,6 @@ TEST_F_TIMEOUT(perm, pid_namespace, 60)
 
 #define PARANOID	"/proc/sys/kernel/perf_event_paranoid"
 #define HELPER_ARG	"--mp3prof-exec-helper"
-#define SPERIOD_NS	(20 * 1000000ULL)
 
 /* What a child did with sessions, shared with the test process. */
 struct sres {
@@ -776,45 +790,10 @@ TEST_F_TIMEOUT(psess, paranoid, 60)
 	close(fd);
 }
 
-/*
- * A session opened by NOBODY, kept open until the test process has a copy
- * (pidfd_getfd()).  Returns the opener's pid and the copy in *fd_out.
- */
+/* A session opened by NOBODY (see nobody_fd()). */
 static pid_t nobody_session(int *fd_out)
 {
-	int ready[2], done[2], fd, pidfd;
-	pid_t parent = getpid(), pid;
-	char c = 0;
-
-	*fd_out = -1;
-	if (pipe(ready) || pipe(done))
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		if (become_nobody(-1, parent))
-			_exit(1);
-		fd = mp3_session_open(MP3PROF_SESSION_PER_PROCESS, SPERIOD_NS, 0, 0);
-		if (fd < 0 || write(ready[1], &fd, sizeof(fd)) != sizeof(fd))
-			_exit(2);
-		_exit(read(done[0], &c, 1) == 1 ? 0 : 3);
-	}
-	if (read(ready[0], &fd, sizeof(fd)) == sizeof(fd)) {
-		pidfd = syscall(SYS_pidfd_open, pid, 0);
-		if (pidfd >= 0) {
-			*fd_out = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-			close(pidfd);
-		}
-	}
-	if (write(done[1], &c, 1) != 1)
-		kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-	close(ready[0]);
-	close(ready[1]);
-	close(done[0]);
-	close(done[1]);
-	return pid;
+	return nobody_fd(true, fd_out);
 }
 
 struct fd_arg {

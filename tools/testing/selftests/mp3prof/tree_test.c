@@ -207,31 +207,8 @@ static void member_end(struct member *m)
 
 static void touch_pages(long n)
 {
-	size_t ps = mp3_page_size(), len = n * ps, i;
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
+	if (mp3_touch_pages(n))
 		TREE_FAIL();
-	madvise(p, len, MADV_NOHUGEPAGE);	/* one fault per page */
-	for (i = 0; i < len; i += ps)
-		p[i] = 1;
-	munmap(p, len);
-}
-
-static void burn(uint64_t ms)
-{
-	uint64_t t0 = mp3_thread_cpu_ns(), w0 = mp3_now_ns(), x = 0;
-
-	while (mp3_thread_cpu_ns() - t0 < ms * MS &&
-	       mp3_now_ns() - w0 < 20 * ms * MS + 5 * MP3_NSEC) {
-		int i;
-
-		for (i = 0; i < 10000; i++) {
-			x += i;
-			__asm__ __volatile__("" : "+r" (x));
-		}
-	}
 }
 
 /* Wait until @n more samples were taken (so a sample saw us alive). */
@@ -292,7 +269,7 @@ static pid_t spawn_kid(const struct kid *k)
 			m->aux = 1;
 		}
 		touch_pages(k->pages);
-		burn(k->ms);
+		mp3_burn_ms(k->ms);
 		if (k->fn)
 			k->fn();
 		if (k->slow)
@@ -856,7 +833,7 @@ static void exit_costs(int64_t *max, int64_t *sum, int *n)
 static void work_kids(void)
 {
 	touch_pages(ROOT_PAGES);
-	burn(ROOT_MS);
+	mp3_burn_ms(ROOT_MS);
 	kids_work(NSLOW, NFAST, KID_PAGES, KID_MS, NULL);
 	touch_pages(ROOT_PAGES / 2);
 }
@@ -983,7 +960,7 @@ static void daemon_body(struct member *c)
 
 	sh->daemon = getpid();
 	touch_pages(KID_PAGES);
-	burn(KID_MS);
+	mp3_burn_ms(KID_MS);
 	/* Sampled as C's child... */
 	tree_wait_samples(2);
 	__atomic_store_n(&c->slow, 2, __ATOMIC_RELEASE);	/* C may go */
@@ -1000,7 +977,7 @@ static void daemon_body(struct member *c)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	tree_wait_samples(2);
 	touch_pages(KID_PAGES);
-	burn(KID_MS);
+	mp3_burn_ms(KID_MS);
 	tree_wait_samples(2);
 	member_end(d);
 	_exit(0);
@@ -1105,7 +1082,7 @@ static void pre_child(void)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		m = member_new(SLOW);
 		touch_pages(PRE_PAGES);
-		burn(PRE_MS);
+		mp3_burn_ms(PRE_MS);
 		usage_base(&m->base);
 		/* Sleep before the root reports ready: both sleep at ADD. */
 		__atomic_store_n(&m->done, 2, __ATOMIC_RELEASE);
@@ -1113,7 +1090,7 @@ static void pre_child(void)
 			TREE_FAIL();
 		m->done = 0;
 		touch_pages(KID_PAGES);
-		burn(KID_MS);
+		mp3_burn_ms(KID_MS);
 		tree_wait_samples(2);
 		member_end(m);
 		_exit(0);
@@ -1396,7 +1373,7 @@ static void rm_work(void)
 		TREE_FAIL();
 	for (;;) {
 		touch_pages(16);
-		burn(5);
+		mp3_burn_ms(5);
 	}
 }
 
