@@ -366,6 +366,27 @@ static void mp3prof_fold(struct mp3prof_proc *p)
 	mp3prof_counts_add(&p->parent->pending, &p->now_kids);
 }
 
+/*
+ * Note which processes (all, or those of @tree) were released and how
+ * they handle SIGCHLD, before their counters are read: which children had
+ * been released is looked at before their parents' counters, which are
+ * being reaped into.
+ */
+static void mp3prof_note_released(struct mp3prof_session *s, bool all, u32 tree)
+{
+	struct mp3prof_proc *p;
+
+	rcu_read_lock();
+	list_for_each_entry(p, &s->list, list) {
+		if (!all && (p->tree != tree || p->state != MP3PROF_ACTIVE))
+			continue;
+		p->released = mp3prof_released(p);
+		p->now_ign = mp3prof_ignores_sigchld(pid_task(p->pid, PIDTYPE_TGID));
+	}
+	rcu_read_unlock();
+	smp_rmb();	/* released before the counters */
+}
+
 /**
  * mp3prof_fold_released() - Account reapings before a tree is removed
  * @s: The session, with @s->lock held.
@@ -382,15 +403,7 @@ void mp3prof_fold_released(struct mp3prof_session *s, u32 tree)
 	struct mp3prof_proc *p;
 	enum mp3prof_fold fold;
 
-	rcu_read_lock();
-	list_for_each_entry(p, &s->list, list) {
-		if (p->tree != tree || p->state != MP3PROF_ACTIVE)
-			continue;
-		p->released = mp3prof_released(p);
-		p->now_ign = mp3prof_ignores_sigchld(pid_task(p->pid, PIDTYPE_TGID));
-	}
-	rcu_read_unlock();
-	smp_rmb();	/* released before the counters */
+	mp3prof_note_released(s, false, tree);
 	list_for_each_entry(p, &s->list, list) {
 		if (p->tree != tree || p->state != MP3PROF_ACTIVE ||
 		    !p->released || !p->parent)
@@ -421,15 +434,8 @@ static void mp3prof_read_all(struct mp3prof_session *s)
 	bool tree = mp3prof_tree(s), done;
 	struct mp3prof_proc *p, *c;
 
-	if (tree) {
-		rcu_read_lock();
-		list_for_each_entry(p, &s->list, list) {
-			p->released = mp3prof_released(p);
-			p->now_ign = mp3prof_ignores_sigchld(pid_task(p->pid, PIDTYPE_TGID));
-		}
-		rcu_read_unlock();
-		smp_rmb();	/* released before the counters */
-	}
+	if (tree)
+		mp3prof_note_released(s, true, 0);
 	list_for_each_entry(p, &s->list, list) {
 		done = mp3prof_read_own(p, &p->now_own, &p->now_kids);
 		if (!tree)
@@ -472,10 +478,9 @@ static void mp3prof_deltas(struct mp3prof_session *s)
 		if (p->final && p->parent &&
 		    mp3prof_folded(p) == MP3PROF_FOLD_MAYBE && mp3prof_fold_fits(p))
 			mp3prof_fold(p);
-	list_for_each_entry(p, &s->list, list)
-		p->ign = p->now_ign;
 
 	list_for_each_entry(p, &s->list, list) {
+		p->ign = p->now_ign;	/* for the next sample's mp3prof_folded() */
 		if (p->state != MP3PROF_ACTIVE)
 			continue;
 		mp3prof_counts_diff(&own, &p->now_own, &p->own, NULL);
